@@ -1,0 +1,494 @@
+// The queries the rest of Pairwise calls. Each takes a Db or a transaction handle (Tx).
+import { createHash } from 'node:crypto';
+import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import type { ChatUser, VoteChoice } from '../chat/types.ts';
+import type { Db, Tx } from './client.ts';
+import { notifyInTx } from './client.ts';
+import {
+  candidates,
+  checkpointChunks,
+  checkpoints,
+  conversations,
+  learnerRuns,
+  policyVersions,
+  prompts,
+  rewardModels,
+  users,
+  votes,
+  type CandidateRow,
+  type ContextTurn,
+  type LearnerRun,
+  type PolicyKind,
+  type PolicyStatus,
+  type PolicyVersion,
+  type Prompt,
+  type RunStatus,
+  type SamplingSettings,
+  type User,
+} from './schema.ts';
+
+/** NOTIFY channel on which a publish or rollback announces the new live policy version id. */
+export const POLICY_CHANNEL = 'pairwise_policy';
+
+// ---------------------------------------------------------------- users and conversations
+
+export async function upsertUser(tx: Tx, user: ChatUser): Promise<User> {
+  const [row] = await tx
+    .insert(users)
+    .values({ platform: user.platform, externalId: user.externalId, displayName: user.displayName ?? null, isBot: user.isBot })
+    .onConflictDoUpdate({
+      target: [users.platform, users.externalId],
+      set: {
+        displayName: sql`coalesce(excluded.display_name, ${users.displayName})`,
+        // Once flagged as a bot (by the platform or an operator), an account stays flagged.
+        isBot: sql`${users.isBot} or excluded.is_bot`,
+      },
+    })
+    .returning();
+  return row;
+}
+
+export async function findUser(tx: Tx, platform: string, externalId: string): Promise<User | undefined> {
+  const [row] = await tx.select().from(users).where(and(eq(users.platform, platform), eq(users.externalId, externalId)));
+  return row;
+}
+
+export async function setOptOut(tx: Tx, user: ChatUser, optedOut: boolean): Promise<void> {
+  const row = await upsertUser(tx, user);
+  await tx.update(users).set({ optedOutAt: optedOut ? new Date() : null }).where(eq(users.id, row.id));
+}
+
+export async function conversationFor(tx: Tx, platform: string, channelId: string, threadId: string | null | undefined): Promise<string> {
+  const [row] = await tx
+    .insert(conversations)
+    .values({ platform, channelId, threadId: threadId ?? '' })
+    .onConflictDoUpdate({ target: [conversations.platform, conversations.channelId, conversations.threadId], set: { platform } })
+    .returning({ id: conversations.id });
+  return row.id;
+}
+
+export interface VoteTally {
+  a: number;
+  b: number;
+  tie: number;
+  both_bad: number;
+}
+
+/** Live votes per prompt, counted by choice. */
+async function tallies(tx: Tx, promptIds: string[]): Promise<Map<string, VoteTally>> {
+  const out = new Map<string, VoteTally>();
+  if (promptIds.length === 0) return out;
+  const rows = await tx
+    .select({ promptId: votes.promptId, choice: votes.choice, n: sql<number>`count(*)::int` })
+    .from(votes)
+    .where(and(inArray(votes.promptId, promptIds), isNull(votes.withdrawnAt)))
+    .groupBy(votes.promptId, votes.choice);
+  for (const r of rows) {
+    const t = out.get(r.promptId) ?? { a: 0, b: 0, tie: 0, both_bad: 0 };
+    t[r.choice as VoteChoice] = r.n;
+    out.set(r.promptId, t);
+  }
+  return out;
+}
+
+/** The slot that won a prompt by majority of live A/B votes, or null when undecided. */
+export function winner(t: VoteTally | undefined): 'a' | 'b' | null {
+  if (!t || t.a === t.b) return null;
+  return t.a > t.b ? 'a' : 'b';
+}
+
+/**
+ * The last `limit` exchanges of a conversation as turns, oldest first: each user message,
+ * then the bot's reply as it stands in the history (the winning candidate, or A until voted).
+ */
+export async function conversationHistory(tx: Tx, conversationId: string, limit: number): Promise<ContextTurn[]> {
+  const recent = await tx
+    .select({ id: prompts.id, userText: prompts.userText })
+    .from(prompts)
+    .where(eq(prompts.conversationId, conversationId))
+    .orderBy(desc(prompts.createdAt))
+    .limit(limit);
+  if (recent.length === 0) return [];
+  const ids = recent.map((p) => p.id);
+  const cands = await tx.select({ promptId: candidates.promptId, slot: candidates.slot, text: candidates.text }).from(candidates).where(inArray(candidates.promptId, ids));
+  const tally = await tallies(tx, ids);
+  const turns: ContextTurn[] = [];
+  for (const p of recent.reverse()) {
+    const slot = winner(tally.get(p.id)) ?? 'a';
+    const reply = cands.find((c) => c.promptId === p.id && c.slot === slot);
+    turns.push({ role: 'user', text: p.userText });
+    if (reply) turns.push({ role: 'bot', text: reply.text });
+  }
+  return turns;
+}
+
+// ---------------------------------------------------------------- prompts and candidates
+
+export interface NewCandidate {
+  slot: 'a' | 'b';
+  text: string;
+  policyVersionId: number;
+  tokenIds: number[];
+  logprobs: number[];
+  sampling: SamplingSettings;
+  latencyMs: number;
+}
+
+export interface NewPrompt {
+  user: ChatUser;
+  channelId: string;
+  threadId?: string | null;
+  eventId: string;
+  userText: string;
+  context: ContextTurn[];
+  kind?: string;
+  slotsSwapped: boolean;
+  candidates: [NewCandidate, NewCandidate];
+}
+
+export interface StoredPrompt {
+  prompt: Prompt;
+  candidates: CandidateRow[];
+  /** True when this event had been recorded before: nothing new was written. */
+  duplicate: boolean;
+}
+
+export async function findPromptByEvent(tx: Tx, platform: string, eventId: string): Promise<StoredPrompt | undefined> {
+  const [prompt] = await tx.select().from(prompts).where(and(eq(prompts.platform, platform), eq(prompts.eventId, eventId)));
+  if (!prompt) return undefined;
+  const cands = await tx.select().from(candidates).where(eq(candidates.promptId, prompt.id)).orderBy(candidates.slot);
+  return { prompt, candidates: cands, duplicate: true };
+}
+
+/** Stores a prompt and its two candidates in one transaction; a redelivered event stores nothing. */
+export async function recordPrompt(db: Db, input: NewPrompt): Promise<StoredPrompt> {
+  return db.transaction(async (tx) => {
+    const user = await upsertUser(tx, input.user);
+    const conversationId = await conversationFor(tx, input.user.platform, input.channelId, input.threadId);
+    const [prompt] = await tx
+      .insert(prompts)
+      .values({
+        conversationId,
+        userId: user.id,
+        platform: input.user.platform,
+        eventId: input.eventId,
+        userText: input.userText,
+        context: input.context,
+        kind: input.kind ?? 'normal',
+        slotsSwapped: input.slotsSwapped,
+      })
+      .onConflictDoNothing({ target: [prompts.platform, prompts.eventId] })
+      .returning();
+    if (!prompt) return (await findPromptByEvent(tx, input.user.platform, input.eventId))!;
+    const rows = await tx
+      .insert(candidates)
+      .values(input.candidates.map((c) => ({ ...c, promptId: prompt.id })))
+      .returning();
+    return { prompt, candidates: rows.sort((x, y) => x.slot.localeCompare(y.slot)), duplicate: false };
+  });
+}
+
+export async function attachPlatformMessage(tx: Tx, promptId: string, platformMessageId: string): Promise<void> {
+  await tx.update(prompts).set({ platformMessageId }).where(eq(prompts.id, promptId));
+}
+
+export async function findPromptId(tx: Tx, target: { promptId: string } | { platform: string; platformMessageId: string }): Promise<Prompt | undefined> {
+  if ('promptId' in target) {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(target.promptId)) return undefined;
+    const [row] = await tx.select().from(prompts).where(eq(prompts.id, target.promptId));
+    return row;
+  }
+  const [row] = await tx
+    .select()
+    .from(prompts)
+    .where(and(eq(prompts.platform, target.platform), eq(prompts.platformMessageId, target.platformMessageId)));
+  return row;
+}
+
+// ---------------------------------------------------------------- votes
+
+export type VoteResult = { kind: 'stored'; choice: VoteChoice } | { kind: 'withdrawn' } | { kind: 'ignored'; reason: string };
+
+export interface VoteRules {
+  /** Whether a person's vote on the reply to their own message counts. */
+  allowOwnPrompt: boolean;
+}
+
+async function voterRefusal(tx: Tx, prompt: Prompt, user: ChatUser, rules: VoteRules): Promise<{ user: User } | { reason: string }> {
+  const row = await upsertUser(tx, user);
+  if (row.isBot) return { reason: 'votes from bot accounts are ignored' };
+  if (row.optedOutAt) return { reason: 'this user has opted out' };
+  if (!rules.allowOwnPrompt && prompt.userId === row.id) return { reason: 'votes on replies to your own messages do not count here' };
+  return { user: row };
+}
+
+/** Stores or changes a vote: one row per (prompt, voter), the latest choice wins, repeats change nothing. */
+export async function recordVote(db: Db, prompt: Prompt, user: ChatUser, choice: VoteChoice, rules: VoteRules): Promise<VoteResult> {
+  return db.transaction(async (tx) => {
+    const voter = await voterRefusal(tx, prompt, user, rules);
+    if ('reason' in voter) return { kind: 'ignored', reason: voter.reason };
+    await tx
+      .insert(votes)
+      .values({ promptId: prompt.id, userId: voter.user.id, choice })
+      .onConflictDoUpdate({
+        target: [votes.promptId, votes.userId],
+        set: { choice, updatedAt: sql`now()`, withdrawnAt: null },
+        // A redelivered event for the live vote changes nothing, not even its timestamp.
+        setWhere: sql`${votes.choice} <> excluded.choice or ${votes.withdrawnAt} is not null`,
+      });
+    return { kind: 'stored', choice };
+  });
+}
+
+/** Withdraws the voter's live vote; with `onlyChoice`, only if that is the live choice (removing an old reaction keeps a newer vote). */
+export async function withdrawVote(db: Db, prompt: Prompt, user: ChatUser, onlyChoice?: VoteChoice): Promise<VoteResult> {
+  const row = await findUser(db, user.platform, user.externalId);
+  if (!row) return { kind: 'ignored', reason: 'no vote to withdraw' };
+  const conditions = [eq(votes.promptId, prompt.id), eq(votes.userId, row.id), isNull(votes.withdrawnAt)];
+  if (onlyChoice) conditions.push(eq(votes.choice, onlyChoice));
+  const changed = await db
+    .update(votes)
+    .set({ withdrawnAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(...conditions))
+    .returning({ id: votes.id });
+  return changed.length ? { kind: 'withdrawn' } : { kind: 'ignored', reason: 'no live vote with that choice' };
+}
+
+export async function liveVote(tx: Tx, promptId: string, platform: string, externalId: string): Promise<VoteChoice | null> {
+  const [row] = await tx
+    .select({ choice: votes.choice })
+    .from(votes)
+    .innerJoin(users, eq(users.id, votes.userId))
+    .where(and(eq(votes.promptId, promptId), eq(users.platform, platform), eq(users.externalId, externalId), isNull(votes.withdrawnAt)));
+  return (row?.choice as VoteChoice) ?? null;
+}
+
+// ---------------------------------------------------------------- preference pairs
+
+export interface ReplySide {
+  text: string;
+  tokenIds: number[];
+  policyVersionId: number;
+}
+
+export interface PreferencePair {
+  promptId: string;
+  context: ContextTurn[];
+  chosen: ReplySide;
+  rejected: ReplySide;
+  /** The slot of the chosen reply, so position bias can be measured. */
+  chosenSlot: 'a' | 'b';
+  kind: string;
+  votes: VoteTally;
+}
+
+export interface PreferenceSet {
+  pairs: PreferencePair[];
+  /** Prompts whose live votes are split evenly between A and B or are only ties. */
+  ties: number;
+  /** Prompts where "both bad" has more votes than either reply. */
+  bothBad: number;
+}
+
+/**
+ * Preference pairs from prompts whose votes changed after `since` (all prompts when omitted):
+ * the majority of live A/B votes decides chosen and rejected; ties and both-bad are counted apart.
+ */
+export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: number } = {}): Promise<PreferenceSet> {
+  const touched = db
+    .selectDistinct({ promptId: votes.promptId })
+    .from(votes)
+    .where(opts.since ? gt(votes.updatedAt, opts.since) : undefined);
+  const rows = await db
+    .select()
+    .from(prompts)
+    .where(inArray(prompts.id, touched))
+    .orderBy(desc(prompts.createdAt))
+    .limit(opts.limit ?? 1_000_000);
+  const ids = rows.map((r) => r.id);
+  const tally = await tallies(db, ids);
+  const cands = ids.length ? await db.select().from(candidates).where(inArray(candidates.promptId, ids)) : [];
+  const out: PreferenceSet = { pairs: [], ties: 0, bothBad: 0 };
+  for (const prompt of rows) {
+    const t = tally.get(prompt.id);
+    if (!t) continue;
+    if (t.both_bad > Math.max(t.a, t.b)) {
+      out.bothBad++;
+      continue;
+    }
+    const win = winner(t);
+    if (!win) {
+      out.ties++;
+      continue;
+    }
+    const side = (slot: string): ReplySide => {
+      const c = cands.find((x) => x.promptId === prompt.id && x.slot === slot)!;
+      return { text: c.text, tokenIds: c.tokenIds, policyVersionId: c.policyVersionId };
+    };
+    out.pairs.push({
+      promptId: prompt.id,
+      context: prompt.context,
+      chosen: side(win),
+      rejected: side(win === 'a' ? 'b' : 'a'),
+      chosenSlot: win,
+      kind: prompt.kind,
+      votes: t,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- forgetting a user
+
+export interface ForgetResult {
+  found: boolean;
+  prompts: number;
+  votes: number;
+}
+
+/** Deletes a person's prompts (with their candidates and the votes on them), their votes and their identity. */
+export async function forgetUser(db: Db, platform: string, externalId: string): Promise<ForgetResult> {
+  return db.transaction(async (tx) => {
+    const user = await findUser(tx, platform, externalId);
+    if (!user) return { found: false, prompts: 0, votes: 0 };
+    const deletedVotes = await tx.delete(votes).where(eq(votes.userId, user.id)).returning({ id: votes.id });
+    const deletedPrompts = await tx.delete(prompts).where(eq(prompts.userId, user.id)).returning({ id: prompts.id });
+    await tx.delete(users).where(eq(users.id, user.id));
+    return { found: true, prompts: deletedPrompts.length, votes: deletedVotes.length };
+  });
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+export class CheckpointError extends Error {}
+
+/** 1 MiB chunks keep every row well inside PostgreSQL's and PGlite's comfortable sizes. */
+const CHUNK_BYTES = 1 << 20;
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export async function saveCheckpoint(tx: Tx, kind: 'policy' | 'reward', bytes: Uint8Array): Promise<string> {
+  const chunkCount = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
+  const [row] = await tx
+    .insert(checkpoints)
+    .values({ kind, sha256: sha256(bytes), sizeBytes: bytes.length, chunkCount })
+    .returning({ id: checkpoints.id });
+  for (let seq = 0; seq < chunkCount; seq++) {
+    await tx.insert(checkpointChunks).values({ checkpointId: row.id, seq, data: bytes.subarray(seq * CHUNK_BYTES, (seq + 1) * CHUNK_BYTES) });
+  }
+  return row.id;
+}
+
+/** Loads a checkpoint's bytes and verifies their size and sha256; throws CheckpointError otherwise. */
+export async function loadCheckpoint(tx: Tx, id: string): Promise<Uint8Array> {
+  const [meta] = await tx.select().from(checkpoints).where(eq(checkpoints.id, id));
+  if (!meta) throw new CheckpointError(`checkpoint ${id} is missing from the database`);
+  const chunks = await tx.select({ seq: checkpointChunks.seq, data: checkpointChunks.data }).from(checkpointChunks).where(eq(checkpointChunks.checkpointId, id)).orderBy(checkpointChunks.seq);
+  if (chunks.length !== meta.chunkCount || chunks.some((c, i) => c.seq !== i)) {
+    throw new CheckpointError(`checkpoint ${id} is incomplete: ${chunks.length} of ${meta.chunkCount} chunks stored`);
+  }
+  const bytes = new Uint8Array(meta.sizeBytes);
+  let offset = 0;
+  for (const c of chunks) {
+    if (offset + c.data.length > bytes.length) throw new CheckpointError(`checkpoint ${id} is larger than its recorded size`);
+    bytes.set(c.data, offset);
+    offset += c.data.length;
+  }
+  if (offset !== meta.sizeBytes) throw new CheckpointError(`checkpoint ${id} is shorter than its recorded size`);
+  if (sha256(bytes) !== meta.sha256) throw new CheckpointError(`checkpoint ${id} failed its sha256 check: its stored bytes are corrupt`);
+  return bytes;
+}
+
+// ---------------------------------------------------------------- policy and reward-model versions
+
+export interface NewPolicyVersion {
+  parentId: number | null;
+  kind: PolicyKind;
+  status: PolicyStatus;
+  checkpointId: string;
+  metrics?: Record<string, unknown>;
+  reason?: string;
+}
+
+export async function createPolicyVersion(tx: Tx, v: NewPolicyVersion): Promise<PolicyVersion> {
+  const [row] = await tx.insert(policyVersions).values({ ...v, metrics: v.metrics ?? {} }).returning();
+  return row;
+}
+
+export async function livePolicy(tx: Tx): Promise<PolicyVersion | undefined> {
+  const [row] = await tx.select().from(policyVersions).where(eq(policyVersions.status, 'live'));
+  return row;
+}
+
+export async function policyVersion(tx: Tx, id: number): Promise<PolicyVersion | undefined> {
+  const [row] = await tx.select().from(policyVersions).where(eq(policyVersions.id, id));
+  return row;
+}
+
+export async function listPolicyVersions(tx: Tx): Promise<PolicyVersion[]> {
+  return tx.select().from(policyVersions).orderBy(policyVersions.id);
+}
+
+/**
+ * Makes `id` the live policy in one transaction (the old live one becomes `previousStatus`),
+ * then NOTIFYs the bots; they hear it only after the commit.
+ */
+export async function makeLive(db: Db, id: number, previousStatus: PolicyStatus = 'retired', reason?: string): Promise<PolicyVersion> {
+  return db.transaction(async (tx) => {
+    const target = await policyVersion(tx, id);
+    if (!target) throw new Error(`policy version ${id} does not exist: see \`pairwise policy list\``);
+    await tx
+      .update(policyVersions)
+      .set({ status: previousStatus, reason: reason ?? null })
+      .where(and(eq(policyVersions.status, 'live'), sql`${policyVersions.id} <> ${id}`));
+    const [row] = await tx.update(policyVersions).set({ status: 'live', publishedAt: new Date(), reason: null }).where(eq(policyVersions.id, id)).returning();
+    await notifyInTx(tx, POLICY_CHANNEL, String(id));
+    return row;
+  });
+}
+
+export async function setPolicyStatus(tx: Tx, id: number, status: PolicyStatus, reason?: string): Promise<void> {
+  await tx.update(policyVersions).set({ status, reason: reason ?? null }).where(eq(policyVersions.id, id));
+}
+
+export async function createRewardModel(tx: Tx, v: { parentId: number | null; checkpointId: string; metrics: Record<string, unknown> }): Promise<number> {
+  const [row] = await tx.insert(rewardModels).values(v).returning({ id: rewardModels.id });
+  return row.id;
+}
+
+export async function latestRewardModel(tx: Tx) {
+  const [row] = await tx.select().from(rewardModels).orderBy(desc(rewardModels.id)).limit(1);
+  return row;
+}
+
+// ---------------------------------------------------------------- learner runs
+
+export async function startRun(tx: Tx): Promise<number> {
+  const [row] = await tx.insert(learnerRuns).values({}).returning({ id: learnerRuns.id });
+  return row.id;
+}
+
+export async function updateRun(tx: Tx, id: number, patch: Partial<Pick<LearnerRun, 'stage' | 'counts' | 'metrics' | 'policyVersionId' | 'rewardModelId'>>): Promise<void> {
+  await tx.update(learnerRuns).set(patch).where(eq(learnerRuns.id, id));
+}
+
+export async function finishRun(tx: Tx, id: number, status: RunStatus, patch: Partial<Pick<LearnerRun, 'counts' | 'metrics' | 'error' | 'policyVersionId' | 'rewardModelId'>> = {}): Promise<void> {
+  await tx.update(learnerRuns).set({ ...patch, status, finishedAt: new Date() }).where(eq(learnerRuns.id, id));
+}
+
+export async function lastRun(tx: Tx): Promise<LearnerRun | undefined> {
+  const [row] = await tx.select().from(learnerRuns).orderBy(desc(learnerRuns.id)).limit(1);
+  return row;
+}
+
+/** Marks runs left 'running' by a learner that died as failed, saying at which stage. */
+export async function failAbandonedRuns(tx: Tx): Promise<number> {
+  const rows = await tx
+    .update(learnerRuns)
+    .set({ status: 'failed', finishedAt: new Date(), error: sql`'the learner stopped during stage ' || ${learnerRuns.stage} || ' and did not finish'` })
+    .where(eq(learnerRuns.status, 'running'))
+    .returning({ id: learnerRuns.id });
+  return rows.length;
+}
