@@ -41,7 +41,9 @@ export type ChatReply =
       candidates: [Candidate, Candidate];
     }
   /** A command answer, a rate-limit notice or an "unavailable" notice: post it as plain text. */
-  | { kind: 'text'; text: string };
+  | { kind: 'text'; text: string }
+  /** Nothing to post (a message from a bot account). */
+  | { kind: 'ignored'; reason: string };
 
 export interface IncomingReaction {
   user: ChatUser;
@@ -49,7 +51,12 @@ export interface IncomingReaction {
   target: { promptId: string } | { platform: Platform; platformMessageId: string };
   choice: VoteChoice;
   action: 'add' | 'remove';
+  /** With 'remove': withdraw the live vote whatever its choice (the playground's withdraw button). */
+  anyChoice?: boolean;
 }
+
+/** The reason given when a reaction's target is not a message with candidates. */
+export const UNKNOWN_PROMPT = 'that message is not a pair of candidates';
 
 export type VoteOutcome =
   | { kind: 'stored'; promptId: string; choice: VoteChoice }

@@ -9,6 +9,7 @@ import {
   checkpointChunks,
   checkpoints,
   conversations,
+  importedPairs,
   learnerRuns,
   policyVersions,
   prompts,
@@ -17,6 +18,7 @@ import {
   votes,
   type CandidateRow,
   type ContextTurn,
+  type ImportedPair,
   type LearnerRun,
   type PolicyKind,
   type PolicyStatus,
@@ -338,6 +340,22 @@ export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: numb
   return out;
 }
 
+/** Contexts of the most recent prompts, newest first: the learner's rollout prompts. */
+export async function recentContexts(tx: Tx, limit: number): Promise<ContextTurn[][]> {
+  const rows = await tx.select({ context: prompts.context }).from(prompts).orderBy(desc(prompts.createdAt)).limit(limit);
+  return rows.map((r) => r.context);
+}
+
+/** Imported preference pairs, newest first, optionally only those added after `since`. */
+export async function importedPairsSince(tx: Tx, opts: { since?: Date; limit: number }): Promise<ImportedPair[]> {
+  return tx
+    .select()
+    .from(importedPairs)
+    .where(opts.since ? gt(importedPairs.createdAt, opts.since) : undefined)
+    .orderBy(desc(importedPairs.id))
+    .limit(opts.limit);
+}
+
 // ---------------------------------------------------------------- forgetting a user
 
 export interface ForgetResult {
@@ -432,21 +450,23 @@ export async function listPolicyVersions(tx: Tx): Promise<PolicyVersion[]> {
 }
 
 /**
- * Makes `id` the live policy in one transaction (the old live one becomes `previousStatus`),
- * then NOTIFYs the bots; they hear it only after the commit.
+ * Makes `id` the live policy inside the caller's transaction (the old live one becomes
+ * `previousStatus`) and NOTIFYs the bots, who hear it only once the transaction commits.
  */
-export async function makeLive(db: Db, id: number, previousStatus: PolicyStatus = 'retired', reason?: string): Promise<PolicyVersion> {
-  return db.transaction(async (tx) => {
-    const target = await policyVersion(tx, id);
-    if (!target) throw new Error(`policy version ${id} does not exist: see \`pairwise policy list\``);
-    await tx
-      .update(policyVersions)
-      .set({ status: previousStatus, reason: reason ?? null })
-      .where(and(eq(policyVersions.status, 'live'), sql`${policyVersions.id} <> ${id}`));
-    const [row] = await tx.update(policyVersions).set({ status: 'live', publishedAt: new Date(), reason: null }).where(eq(policyVersions.id, id)).returning();
-    await notifyInTx(tx, POLICY_CHANNEL, String(id));
-    return row;
-  });
+export async function makeLiveIn(tx: Tx, id: number, previousStatus: PolicyStatus = 'retired', reason?: string): Promise<PolicyVersion> {
+  const target = await policyVersion(tx, id);
+  if (!target) throw new Error(`policy version ${id} does not exist: see \`pairwise policy list\``);
+  await tx
+    .update(policyVersions)
+    .set({ status: previousStatus, reason: reason ?? null })
+    .where(and(eq(policyVersions.status, 'live'), sql`${policyVersions.id} <> ${id}`));
+  const [row] = await tx.update(policyVersions).set({ status: 'live', publishedAt: new Date(), reason: null }).where(eq(policyVersions.id, id)).returning();
+  await notifyInTx(tx, POLICY_CHANNEL, String(id));
+  return row;
+}
+
+export function makeLive(db: Db, id: number, previousStatus: PolicyStatus = 'retired', reason?: string): Promise<PolicyVersion> {
+  return db.transaction((tx) => makeLiveIn(tx, id, previousStatus, reason));
 }
 
 export async function setPolicyStatus(tx: Tx, id: number, status: PolicyStatus, reason?: string): Promise<void> {
@@ -476,6 +496,17 @@ export async function updateRun(tx: Tx, id: number, patch: Partial<Pick<LearnerR
 
 export async function finishRun(tx: Tx, id: number, status: RunStatus, patch: Partial<Pick<LearnerRun, 'counts' | 'metrics' | 'error' | 'policyVersionId' | 'rewardModelId'>> = {}): Promise<void> {
   await tx.update(learnerRuns).set({ ...patch, status, finishedAt: new Date() }).where(eq(learnerRuns.id, id));
+}
+
+/** The last run that got as far as a decision (published or rejected): new pairs count from its start. */
+export async function lastDecidedRun(tx: Tx): Promise<LearnerRun | undefined> {
+  const [row] = await tx
+    .select()
+    .from(learnerRuns)
+    .where(inArray(learnerRuns.status, ['succeeded', 'rejected']))
+    .orderBy(desc(learnerRuns.id))
+    .limit(1);
+  return row;
 }
 
 export async function lastRun(tx: Tx): Promise<LearnerRun | undefined> {

@@ -1,0 +1,81 @@
+// Read-only queries behind the dashboard, `pairwise status` and the version ratings.
+import { aliasedTable, and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { comparisonFromVote, type Comparison } from '../learn/ratings.ts';
+import type { Tx } from './client.ts';
+import { candidates, learnerRuns, prompts, votes, type LearnerRun } from './schema.ts';
+
+/** Live votes on evaluation and challenger prompts whose two candidates come from different versions, as comparisons. */
+export async function evaluationComparisons(tx: Tx): Promise<Comparison[]> {
+  const slotA = aliasedTable(candidates, 'slot_a');
+  const slotB = aliasedTable(candidates, 'slot_b');
+  const rows = await tx
+    .select({ versionA: slotA.policyVersionId, versionB: slotB.policyVersionId, choice: votes.choice })
+    .from(votes)
+    .innerJoin(prompts, eq(prompts.id, votes.promptId))
+    .innerJoin(slotA, and(eq(slotA.promptId, prompts.id), eq(slotA.slot, 'a')))
+    .innerJoin(slotB, and(eq(slotB.promptId, prompts.id), eq(slotB.slot, 'b')))
+    .where(
+      and(
+        inArray(prompts.kind, ['eval', 'challenger']),
+        isNull(votes.withdrawnAt),
+        ne(votes.choice, 'both_bad'),
+        ne(slotA.policyVersionId, slotB.policyVersionId),
+      ),
+    )
+    .orderBy(votes.id);
+  return rows.map(comparisonFromVote).filter((c): c is Comparison => c !== null);
+}
+
+export interface DailyVoteCount {
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  platform: string;
+  choice: string;
+  n: number;
+}
+
+/** Live votes cast since `since`, counted per UTC day, platform and choice. */
+export async function dailyVoteCounts(tx: Tx, since: Date): Promise<DailyVoteCount[]> {
+  const day = sql<string>`to_char(${votes.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+  return tx
+    .select({ day, platform: prompts.platform, choice: votes.choice, n: sql<number>`count(*)::int` })
+    .from(votes)
+    .innerJoin(prompts, eq(prompts.id, votes.promptId))
+    .where(and(isNull(votes.withdrawnAt), gt(votes.createdAt, since)))
+    .groupBy(day, prompts.platform, votes.choice)
+    .orderBy(day);
+}
+
+/** The most recent learner runs, oldest first. */
+export async function recentRuns(tx: Tx, limit: number): Promise<LearnerRun[]> {
+  const rows = await tx.select().from(learnerRuns).orderBy(desc(learnerRuns.id)).limit(limit);
+  return rows.reverse();
+}
+
+/** Live votes cast or changed after `since` (all live votes when absent): what the next learner run will see. */
+export async function liveVotesSince(tx: Tx, since?: Date): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(votes)
+    .where(and(isNull(votes.withdrawnAt), since ? gt(votes.updatedAt, since) : undefined));
+  return row.n;
+}
+
+/** A run's outcome in a few words: what it published, why it was rejected or skipped, where it failed. */
+export function describeRun(run: LearnerRun): string {
+  const gate = run.metrics.gate as { reason?: unknown } | undefined;
+  switch (run.status) {
+    case 'running':
+      return `running (stage ${run.stage})`;
+    case 'succeeded':
+      return run.policyVersionId ? `succeeded: published v${run.policyVersionId}` : 'succeeded';
+    case 'rejected':
+      return `rejected by the gate${typeof gate?.reason === 'string' ? `: ${gate.reason}` : ''}`;
+    case 'skipped':
+      return `skipped${run.error ? `: ${run.error}` : ''}`;
+    case 'failed':
+      return `failed at stage ${run.stage}${run.error ? `: ${run.error}` : ''}`;
+    default:
+      return run.status;
+  }
+}
