@@ -36,6 +36,7 @@ const schema = z.object({
   EVAL_SHARE: share.default(0.1),
   ADMIN_USERS: optionalText,
   VOTE_OWN_PROMPTS: bool.default(true),
+  FILTER_BLOCKLIST_FILE: optionalText,
 
   LEARNER_CRON: z.string().default('*/15 * * * *'),
   LEARNER_MIN_PAIRS: int(1, 1_000_000).default(16),

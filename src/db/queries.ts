@@ -5,6 +5,7 @@ import type { ChatUser, VoteChoice } from '../chat/types.ts';
 import type { Db, Tx } from './client.ts';
 import { notifyInTx } from './client.ts';
 import {
+  blockedCandidates,
   candidates,
   checkpointChunks,
   checkpoints,
@@ -354,6 +355,10 @@ export async function importedPairsSince(tx: Tx, opts: { since?: Date; limit: nu
     .where(opts.since ? gt(importedPairs.createdAt, opts.since) : undefined)
     .orderBy(desc(importedPairs.id))
     .limit(opts.limit);
+}
+
+export async function recordBlocked(tx: Tx, policyVersionId: number, reason: string, fellBack: boolean): Promise<void> {
+  await tx.insert(blockedCandidates).values({ policyVersionId, reason, fellBack });
 }
 
 // ---------------------------------------------------------------- forgetting a user

@@ -64,17 +64,18 @@ export async function liveVotesSince(tx: Tx, since?: Date): Promise<number> {
 /** A run's outcome in a few words: what it published, why it was rejected or skipped, where it failed. */
 export function describeRun(run: LearnerRun): string {
   const gate = run.metrics.gate as { reason?: unknown } | undefined;
+  const because = (reason: unknown) => (typeof reason === 'string' && reason ? `: ${reason}` : '');
   switch (run.status) {
     case 'running':
       return `running (stage ${run.stage})`;
     case 'succeeded':
       return run.policyVersionId ? `succeeded: published v${run.policyVersionId}` : 'succeeded';
     case 'rejected':
-      return `rejected by the gate${typeof gate?.reason === 'string' ? `: ${gate.reason}` : ''}`;
+      return `rejected by the gate${because(gate?.reason)}`;
     case 'skipped':
-      return `skipped${run.error ? `: ${run.error}` : ''}`;
+      return `skipped${because(run.error ?? run.metrics.reason)}`;
     case 'failed':
-      return `failed at stage ${run.stage}${run.error ? `: ${run.error}` : ''}`;
+      return `failed at stage ${run.stage}${because(run.error)}`;
     default:
       return run.status;
   }

@@ -241,3 +241,17 @@ export const importedPairs = pgTable('imported_pairs', {
 });
 
 export type ImportedPair = typeof importedPairs.$inferSelect;
+
+/** Candidates the content filter kept from being posted: the reason only, never the text. */
+export const blockedCandidates = pgTable(
+  'blocked_candidates',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    policyVersionId: integer('policy_version_id').notNull(),
+    reason: text('reason').notNull(),
+    /** True when every resample was blocked too and the fallback reply was posted. */
+    fellBack: boolean('fell_back').notNull().default(false),
+    createdAt: created(),
+  },
+  (t) => [index('blocked_candidates_created_idx').on(t.createdAt)],
+);

@@ -1,0 +1,237 @@
+// The policy a bot process serves. It loads the live version from the database, samples the two
+// candidates for each message, and hot-reloads when the learner publishes: NOTIFY says so at
+// once, and a slow poll catches what a dropped notification connection missed.
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import * as q from '../db/queries.ts';
+import type { ContextTurn, PolicyVersion, SamplingSettings } from '../db/schema.ts';
+import { log } from '../log.ts';
+import { metrics } from '../metrics.ts';
+import type { GeneratedPair, GeneratedReply, Responder } from '../chat/service.ts';
+import { ContentFilter } from '../safety/filter.ts';
+import { generate } from './generate.ts';
+import { loadPolicy } from './store.ts';
+import type { Tokenizer } from './tokenizer.ts';
+import type { GPT } from './transformer.ts';
+
+export interface LivePolicyOptions {
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  /** Share of prompts answered by the live and the previous live version, one candidate each. */
+  evalShare: number;
+  /** Fallback poll for a new live version, for when a notification is missed. */
+  pollMs: number;
+  /** Every candidate passes it before it is returned; blocked ones are resampled, then replaced. */
+  filter: ContentFilter;
+  random?: () => number;
+}
+
+/** A loaded version; disposed once it is replaced and no generation still uses it. */
+interface Loaded {
+  version: PolicyVersion;
+  model: GPT;
+  tokenizer: Tokenizer;
+  users: number;
+  replaced: boolean;
+}
+
+export class LivePolicy implements Responder {
+  private live: Loaded | undefined;
+  /** The version live before this one, for evaluation pairs (loaded only when evalShare > 0). */
+  private previous: Loaded | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private reloading: Promise<void> | undefined;
+  private stopListening: (() => Promise<void>) | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly random: () => number;
+
+  static optionsFrom(config: Config): LivePolicyOptions {
+    return {
+      temperature: config.TEMPERATURE,
+      topP: config.TOP_P,
+      maxNewTokens: config.MAX_NEW_TOKENS,
+      evalShare: config.EVAL_SHARE,
+      pollMs: 30_000,
+      filter: ContentFilter.withBlocklistFile(config.FILTER_BLOCKLIST_FILE),
+    };
+  }
+
+  constructor(
+    private readonly database: Database,
+    private readonly opts: LivePolicyOptions,
+  ) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    if (!this.live) throw new Error('no live policy in the database: run `pairwise bootstrap` first');
+    await this.listen();
+    this.poller = setInterval(() => void this.reload(), this.opts.pollMs);
+    this.poller.unref();
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      this.stopListening = await this.database.listen(
+        q.POLICY_CHANNEL,
+        () => void this.reload(),
+        (err) => {
+          // The poll keeps reloads coming; try to listen again a little later.
+          log.warn('policy notifications lost, polling until they are back', { err: err.message });
+          this.stopListening = undefined;
+          if (!this.stopped) setTimeout(() => void this.listen(), 5000).unref();
+        },
+      );
+    } catch (err) {
+      log.warn('cannot listen for policy notifications, polling instead', { err: (err as Error).message });
+      if (!this.stopped) setTimeout(() => void this.listen(), 5000).unref();
+    }
+  }
+
+  liveVersion(): number | null {
+    return this.live?.version.id ?? null;
+  }
+
+  /** Loads the live version if it changed; concurrent calls share one reload. */
+  reload(): Promise<void> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const row = await q.livePolicy(this.database.db);
+      if (!row || row.id === this.live?.version.id) return;
+      const next = await this.load(row);
+      const old = this.live;
+      // The swap is one assignment between generations: a request uses one whole model or the other.
+      this.live = next;
+      metrics.liveVersion.set(row.id);
+      log.info('serving policy version', { version: row.id, previous: old?.version.id ?? null });
+      if (this.opts.evalShare > 0) {
+        if (this.previous) this.release(this.previous);
+        this.previous = old;
+      } else if (old) {
+        this.release(old);
+      }
+    } catch (err) {
+      log.error('could not load the live policy; the previous one keeps serving', { err: (err as Error).message });
+    }
+  }
+
+  private async load(version: PolicyVersion): Promise<Loaded> {
+    const { model, tokenizer } = await loadPolicy(this.database.db, version);
+    return { version, model, tokenizer, users: 0, replaced: false };
+  }
+
+  private release(loaded: Loaded): void {
+    loaded.replaced = true;
+    if (loaded.users === 0) loaded.model.dispose();
+  }
+
+  /** Generations run one at a time: TF.js work on one thread gains nothing from interleaving. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  respond(context: ContextTurn[]): Promise<GeneratedPair> {
+    return this.exclusive(async () => {
+      const live = this.live;
+      if (!live) throw new Error('no policy loaded');
+      const previous = this.previous && this.random() < this.opts.evalShare ? this.previous : undefined;
+      const using = previous ? [live, previous] : [live];
+      for (const l of using) l.users++;
+      try {
+        if (!previous) {
+          const replies = await this.sample(live, context, 2);
+          return { kind: 'normal', replies: [await this.screen(live, context, replies[0]), await this.screen(live, context, replies[1])] };
+        }
+        const [mine] = await this.sample(live, context, 1);
+        const [theirs] = await this.sample(previous, context, 1);
+        return { kind: 'eval', replies: [await this.screen(live, context, mine), await this.screen(previous, context, theirs)] };
+      } finally {
+        for (const l of using) {
+          l.users--;
+          if (l.replaced && l.users === 0) l.model.dispose();
+        }
+      }
+    });
+  }
+
+  private async sample(policy: Loaded, context: ContextTurn[], count: number): Promise<GeneratedReply[]> {
+    const { model, tokenizer } = policy;
+    const sampling: SamplingSettings = {
+      temperature: this.opts.temperature,
+      topP: this.opts.topP,
+      maxNewTokens: this.opts.maxNewTokens,
+      seed: Math.floor(this.random() * 2 ** 31),
+    };
+    const promptIds = tokenizer.renderChat(context, model.config.contextLength - sampling.maxNewTokens);
+    const started = performance.now();
+    const samples = await generate(model, promptIds, { ...sampling, numSamples: count, eotId: tokenizer.special.eot });
+    const latencyMs = Math.round(performance.now() - started);
+    return samples.map((s) => ({
+      text: tokenizer.decode(s.tokenIds).trim(),
+      tokenIds: s.tokenIds,
+      logprobs: s.logprobs,
+      policyVersionId: policy.version.id,
+      sampling,
+      latencyMs,
+    }));
+  }
+
+  /** Returns the reply if the filter passes it, else a resample that passes, else the fallback. */
+  private async screen(policy: Loaded, context: ContextTurn[], reply: GeneratedReply): Promise<GeneratedReply> {
+    const { filter } = this.opts;
+    for (let attempt = 0; ; attempt++) {
+      const verdict = filter.check(reply.text);
+      if (verdict.ok) return reply;
+      const fellBack = attempt >= filter.config.maxResamples;
+      metrics.blocked.inc({ reason: verdict.reason });
+      log.warn('candidate blocked by the content filter', { reason: verdict.reason, version: policy.version.id, fellBack });
+      await q.recordBlocked(this.database.db, policy.version.id, verdict.reason, fellBack).catch(() => {});
+      if (fellBack) {
+        const tokenIds = [...policy.tokenizer.encode(filter.config.fallback), policy.tokenizer.special.eot];
+        return { ...reply, text: filter.config.fallback, tokenIds, logprobs: [] };
+      }
+      [reply] = await this.sample(policy, context, 1);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poller) clearInterval(this.poller);
+    await this.stopListening?.();
+    await this.queue;
+    for (const l of [this.live, this.previous]) if (l) l.model.dispose();
+    this.live = this.previous = undefined;
+  }
+}
+
+/** `pairwise generate "text"`: prints the live policy's A and B for one message. */
+export async function generateCommand(config: Config, text: string): Promise<number> {
+  if (!text.trim()) throw new Error('give the message to answer: pairwise generate "hello"');
+  const { initBackend } = await import('./backend.ts');
+  const { openConfiguredDatabase } = await import('../app.ts');
+  const { ensureLivePolicy } = await import('../learn/bootstrap.ts');
+  await initBackend(config.PAIRWISE_BACKEND);
+  const database = await openConfiguredDatabase(config);
+  try {
+    await ensureLivePolicy(database, config);
+    const policy = new LivePolicy(database, { ...LivePolicy.optionsFrom(config), evalShare: 0 });
+    await policy.start();
+    const pair = await policy.respond([{ role: 'user', text }]);
+    console.log(`policy v${policy.liveVersion()} (${pair.replies[0].latencyMs} ms)\nA: ${pair.replies[0].text}\nB: ${pair.replies[1].text}`);
+    await policy.stop();
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
