@@ -28,10 +28,11 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config): Promise<App> {
+/** Starts every part; `database` lets a caller (a test) pass one it opened, which it then closes itself. */
+export async function startApp(config: Config, given?: { database: Database }): Promise<App> {
   const backend = await initBackend(config.PAIRWISE_BACKEND);
-  const database = await openConfiguredDatabase(config);
-  const stops: (() => Promise<void>)[] = [() => database.close()];
+  const database = given?.database ?? (await openConfiguredDatabase(config));
+  const stops: (() => Promise<void>)[] = given ? [] : [() => database.close()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn('shutdown step failed', { err: (err as Error).message }));
   };

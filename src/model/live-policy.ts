@@ -37,6 +37,11 @@ interface Loaded {
   replaced: boolean;
 }
 
+/** A byte-level model can sample control bytes (NUL among them): a posted reply never holds them. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').trim();
+}
+
 export class LivePolicy implements Responder {
   private live: Loaded | undefined;
   /** The version live before this one, for evaluation pairs (loaded only when evalShare > 0). */
@@ -178,7 +183,7 @@ export class LivePolicy implements Responder {
     const samples = await generate(model, promptIds, { ...sampling, numSamples: count, eotId: tokenizer.special.eot });
     const latencyMs = Math.round(performance.now() - started);
     return samples.map((s) => ({
-      text: tokenizer.decode(s.tokenIds).trim(),
+      text: printable(tokenizer.decode(s.tokenIds)),
       tokenIds: s.tokenIds,
       logprobs: s.logprobs,
       policyVersionId: policy.version.id,

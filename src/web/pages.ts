@@ -16,6 +16,7 @@ export function pageRoutes(health: () => Promise<Record<string, unknown>>): Rout
     file('/', 'playground.html', 'text/html; charset=utf-8'),
     file('/static/playground.js', 'playground.js', 'text/javascript; charset=utf-8'),
     file('/static/pairwise.css', 'pairwise.css', 'text/css; charset=utf-8'),
+    file('/favicon.ico', 'favicon.svg', 'image/svg+xml'),
     {
       method: 'GET',
       path: '/metrics',
