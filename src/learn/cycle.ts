@@ -23,8 +23,6 @@ export interface CycleSettings {
   learner: LearnerConfig;
   /** A cycle with fewer new preference pairs than this is skipped. */
   minNewPairs: number;
-  /** Most pairs one cycle trains on: all new pairs first, then a random replay sample of older ones. */
-  maxPairs: number;
   /** Where rollout prompts come from when the database has few. */
   corpusPath: string;
   /** Gate pass -> challenger (staged rollout) instead of live at once. */
@@ -84,14 +82,14 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     const lastDecided = await q.lastDecidedRun(db);
     const since = lastDecided?.startedAt;
     const fresh = await q.preferencePairs(db, { since });
-    const freshImported = await q.importedPairsSince(db, { since, limit: settings.maxPairs });
+    const freshImported = await q.importedPairsSince(db, { since, limit: cfg.maxPairsPerCycle });
     counts.newPairs = fresh.pairs.length + freshImported.length;
     counts.ties = fresh.ties;
     counts.bothBad = fresh.bothBad;
     if (counts.newPairs < settings.minNewPairs) {
       return finish('skipped', { reason: `${counts.newPairs} new preference pairs, fewer than the ${settings.minNewPairs} a cycle needs` });
     }
-    const pairs = await trainingPairs(database, fresh, freshImported, settings.maxPairs, seed);
+    const pairs = await trainingPairs(database, fresh, freshImported, cfg.maxPairsPerCycle, seed);
     counts.pairs = pairs.length;
 
     const live = await q.livePolicy(db);
@@ -102,10 +100,10 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
 
     // 2. Reward model, warm-started from the previous one (or the live policy's trunk).
     await stage('reward');
-    const previousRm = cfg.reward.warmStart ? await loadLatestRewardModel(db) : undefined;
+    const previousRm = cfg.rmWarmStart ? await loadLatestRewardModel(db) : undefined;
     const rm = previousRm?.model ?? RewardModel.fromPolicy(current.model);
     owned.push(rm);
-    const rmResult = await trainRewardModel(rm, tokenizer, pairs, cfg.reward, { seed });
+    const rmResult = await trainRewardModel(rm, tokenizer, pairs, cfg, { seed });
     Object.assign(metrics, { rmAccuracy: rmResult.heldOutAccuracy, rmLoss: rmResult.heldOutLoss, rmTrainLoss: rmResult.trainLoss });
     counts.heldOut = rmResult.heldOutPairs;
     await stage('reward-save');
@@ -120,24 +118,24 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     // 3. Policy improvement against the reward model, kept close to the reference policy.
     const reference = await loadReference(database, settings.referenceVersion, live);
     owned.push(reference.model);
-    const prompts = await rolloutPrompts(database, settings.corpusPath, cfg.ppo.rolloutPrompts * cfg.ppo.iterations + cfg.gate.heldOutPrompts, seed);
-    const gatePrompts = prompts.slice(0, cfg.gate.heldOutPrompts);
-    const trainPrompts = prompts.slice(cfg.gate.heldOutPrompts);
+    const prompts = await rolloutPrompts(database, settings.corpusPath, cfg.rolloutPrompts + cfg.gateHeldOutPrompts, seed);
+    const gatePrompts = prompts.slice(0, cfg.gateHeldOutPrompts);
+    const trainPrompts = prompts.slice(cfg.gateHeldOutPrompts);
     const candidate = current.model.clone();
     owned.push(candidate);
     await stage(cfg.algorithm);
     if (cfg.algorithm === 'dpo') {
-      Object.assign(metrics, await trainDpo(candidate, reference.model, tokenizer, pairs, cfg.dpo, { seed }));
+      Object.assign(metrics, await trainDpo(candidate, reference.model, tokenizer, pairs, cfg, { seed }));
     } else {
-      Object.assign(metrics, await trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg.ppo, { seed }));
+      Object.assign(metrics, await trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg, { seed }));
     }
 
     // 4. Gate: the candidate against the live policy on held-out prompts.
     await stage('gate');
-    const evalArgs = [reference.model, rm, tokenizer, gatePrompts, rmResult.normaliser, cfg.gate, seed + 1] as const;
+    const evalArgs = [reference.model, rm, tokenizer, gatePrompts, rmResult.normaliser, cfg, seed + 1] as const;
     const liveEval = await evaluatePolicy(current.model, ...evalArgs);
     const candEval = await evaluatePolicy(candidate, ...evalArgs);
-    const decision = gateDecision(candEval, liveEval, cfg.gate);
+    const decision = gateDecision(candEval, liveEval, cfg);
     metrics.gate = { candidate: candEval, live: liveEval, pass: decision.pass, reason: decision.reason };
     metrics.meanRewardBefore = liveEval.meanReward;
     metrics.meanRewardAfter = candEval.meanReward;

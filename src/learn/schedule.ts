@@ -9,9 +9,8 @@ import { runLearnerCycle, type CycleResult, type CycleSettings } from './cycle.t
 
 export function cycleSettings(config: Config): CycleSettings {
   return {
-    learner: learnerConfig({ algorithm: config.LEARNER_ALGORITHM }),
+    learner: learnerConfig({ algorithm: config.LEARNER_ALGORITHM, maxPairsPerCycle: config.LEARNER_MAX_PAIRS }),
     minNewPairs: config.LEARNER_MIN_PAIRS,
-    maxPairs: config.LEARNER_MAX_PAIRS,
     corpusPath: config.CORPUS_PATH,
     stagedRollout: config.STAGED_ROLLOUT,
   };

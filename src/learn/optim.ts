@@ -1,0 +1,38 @@
+// The optimiser step shared by the reward model, PPO and DPO: gradients of a scalar loss, clipped
+// by their global norm, then Adam, then optional decoupled weight decay on the weight matrices.
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * One optimiser step on `loss()` over `vars`. Whatever `loss` returns must be a scalar; any tensors
+ * it wants to report it keeps itself (tf.keep) and disposes after the step.
+ */
+export function optimiserStep(
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  loss: () => tf.Scalar,
+  opts: { maxGradNorm: number; weightDecay?: number; lr?: number },
+): StepResult {
+  const { value, grads } = tf.variableGrads(loss, vars);
+  const gradNorm = tf.tidy(() => {
+    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    return tf.sqrt(tf.addN(squares)).dataSync()[0]!;
+  });
+  const scale = gradNorm > opts.maxGradNorm ? opts.maxGradNorm / (gradNorm + 1e-6) : 1;
+  const scaled: tf.NamedTensorMap = {};
+  for (const [name, g] of Object.entries(grads)) scaled[name] = scale === 1 ? g : tf.mul(g, scale);
+  optimizer.applyGradients(scaled);
+  if (opts.weightDecay && opts.lr) {
+    const keep = 1 - opts.lr * opts.weightDecay;
+    // Matrices only: decaying LayerNorm gains and biases pulls them away from their roles.
+    for (const v of vars) if (v.rank >= 2) tf.tidy(() => v.assign(tf.mul(v, keep)));
+  }
+  const lossValue = value.dataSync()[0]!;
+  tf.dispose([value, ...Object.values(grads), ...(scale === 1 ? [] : Object.values(scaled))]);
+  return { loss: lossValue, gradNorm };
+}

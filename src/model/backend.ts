@@ -1,0 +1,253 @@
+// Picks and initialises the TF.js backend once per process.
+//
+// Order: the `preferred` argument, else the PAIRWISE_BACKEND env variable, else the
+// first that loads of node-gpu, node (optional native packages, usually absent), wasm, cpu.
+// wasm is the default on the small CPU-only hosts this bot runs on; it is patched
+// here with the kernels our models need that it lacks.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { log } from '../log.ts';
+
+export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
+const TF_NAME: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const NATIVE_PACKAGE: Partial<Record<BackendName, string>> = {
+  'node-gpu': '@tensorflow/tfjs-node-gpu',
+  node: '@tensorflow/tfjs-node',
+};
+
+let current: Promise<BackendName> | undefined;
+/** Known as soon as it is fixed: at the call for an explicit request, on resolution for auto. */
+let currentName: BackendName | undefined;
+
+/**
+ * Initialises the backend and returns its name (one of BACKEND_NAMES). Idempotent: a second
+ * call returns the first choice unless it names a different backend explicitly, which switches.
+ * An explicitly requested backend that cannot load is an error, never a silent fallback.
+ */
+export async function initBackend(preferred?: string): Promise<string> {
+  const wanted = preferred ?? (process.env.PAIRWISE_BACKEND || undefined);
+  if (wanted !== undefined && !(BACKEND_NAMES as readonly string[]).includes(wanted)) {
+    throw new Error(`unknown backend "${wanted}": set PAIRWISE_BACKEND to one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (current && (wanted === undefined || wanted === currentName)) return current;
+  const previous = { current, currentName };
+  currentName = wanted as BackendName | undefined;
+  const attempt = (currentName ? activate(currentName) : autoSelect()).then((chosen) => {
+    (previous.current ? log.debug : log.info)('tfjs backend ready', { backend: chosen });
+    currentName = chosen;
+    return chosen;
+  });
+  current = attempt;
+  // A failed switch leaves the backend that was active before it.
+  attempt.catch(() => {
+    if (current === attempt) ({ current, currentName } = previous);
+  });
+  return attempt;
+}
+
+async function autoSelect(): Promise<BackendName> {
+  for (const name of BACKEND_NAMES) {
+    try {
+      return await activate(name);
+    } catch (err) {
+      log.debug('tfjs backend unavailable', { backend: name, reason: (err as Error).message });
+    }
+  }
+  throw new Error('no TF.js backend could be initialised (not even cpu): reinstall node_modules');
+}
+
+async function activate(name: BackendName): Promise<BackendName> {
+  const pkg = NATIVE_PACKAGE[name];
+  if (pkg) {
+    try {
+      await import(pkg); // a variable specifier: these optional packages are not type-checked
+    } catch (err) {
+      throw new Error(`backend "${name}" needs ${pkg} (npm install ${pkg}) or choose wasm/cpu: ${(err as Error).message}`);
+    }
+  }
+  registerAllGradients();
+  if (name === 'wasm') prepareWasm();
+  const before = { exc: process.listeners('uncaughtException'), rej: process.listeners('unhandledRejection') };
+  const ok = await tf.setBackend(TF_NAME[name]);
+  await tf.ready();
+  // Emscripten's glue installs process handlers that rethrow, which makes Node print a whole
+  // minified line of wasm glue above every unrelated crash; our own handling is enough.
+  for (const l of process.listeners('uncaughtException')) if (!before.exc.includes(l)) process.off('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection')) if (!before.rej.includes(l)) process.off('unhandledRejection', l);
+  if (!ok) throw new Error(`backend "${name}" failed to initialise`);
+  return name;
+}
+
+/**
+ * tfjs-core's Node bundle ships no gradient functions (the @tensorflow/tfjs umbrella brings
+ * them via tfjs-layers), and its ESM sources use extensionless imports that Node cannot
+ * load. So bundle core's own register_all_gradients module once, in memory, with esbuild
+ * (~0.3 s). The copy shares the engine and the gradient registry, which live on globalThis.
+ * Chained ops (`x.add(y)`) stay unregistered: call the functional ops (`tf.add(x, y)`).
+ */
+function registerAllGradients(): void {
+  if (tf.getGradient('Add')) return; // a native backend package already registered them
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  const out = buildSync({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'silent' });
+  const mod = { exports: {} };
+  new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, require);
+}
+
+let wasmPrepared = false;
+
+function prepareWasm(): void {
+  if (wasmPrepared) return;
+  wasmPrepared = true;
+  // Load the .wasm binaries from node_modules, never from a CDN.
+  const require = createRequire(import.meta.url);
+  const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+  setWasmPaths(dist);
+  registerUnsortedSegmentSum();
+  registerHeapSlices();
+  registerAliasingCopies();
+}
+
+/** Registers `kernelFunc` for wasm under `kernelName`, replacing tfjs's own if present. */
+function replaceWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+}
+
+/**
+ * wasm lacks UnsortedSegmentSum, which is the gradient of tf.gather (embedding lookups).
+ * A scatter-add on the wasm heap is O(N·inner), so plain JS is fast enough.
+ */
+function registerUnsortedSegmentSum(): void {
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm')) return;
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+      const numSegments = (attrs as { numSegments: number }).numSegments;
+      const wasm = backend as BackendWasm;
+      const rows = segmentIds.shape.reduce((a, b) => a * b, 1);
+      const inner = tf.util.sizeFromShape(x.shape) / rows;
+      const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+      const out = wasm.makeOutput(outShape, x.dtype);
+      // Views are taken after the allocation above: a heap growth would detach earlier ones.
+      const xs = wasm.typedArrayFromHeap(x);
+      const ids = wasm.typedArrayFromHeap(segmentIds);
+      const acc = wasm.typedArrayFromHeap(out);
+      acc.fill(0);
+      for (let r = 0; r < rows; r++) {
+        const seg = ids[r];
+        if (seg < 0 || seg >= numSegments) continue; // TF semantics: out-of-range ids are dropped
+        const src = r * inner;
+        const dst = seg * inner;
+        for (let i = 0; i < inner; i++) acc[dst + i] += xs[src + i];
+      }
+      return out;
+    },
+  });
+}
+
+/**
+ * wasm's Slice copies its whole input (readSync) for every slice, so unstacking a
+ * (32, T, hs) attention tensor into 32 matrices cost 32 full copies (~9 ms). These
+ * replacements copy only the sliced rows from a heap view. Unpack and SplitV are replaced
+ * too because tfjs calls its own slice from them directly. Strings keep the original path.
+ */
+function registerHeapSlices(): void {
+  const original = tf.getKernel('Slice', 'wasm')!.kernelFunc;
+  const sliceKernel: tf.KernelFunc = (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { x: tf.TensorInfo }; backend: BackendWasm; attrs: { begin: number[]; size: number[] } };
+    const { x } = inputs;
+    if (x.dtype === 'string') return original(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin, attrs.size);
+    return heapSlice(backend, x, begin, size);
+  };
+  replaceWasmKernel('Slice', sliceKernel);
+
+  replaceWasmKernel('Unpack', (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { value: tf.TensorInfo }; backend: BackendWasm; attrs: { axis: number } };
+    const { value } = inputs;
+    const axis = attrs.axis < 0 ? attrs.axis + value.shape.length : attrs.axis;
+    const outShape = value.shape.filter((_, i) => i !== axis);
+    const begin = value.shape.map(() => 0);
+    const size = value.shape.slice();
+    size[axis] = 1;
+    return Array.from({ length: value.shape[axis] }, (_, i) => {
+      begin[axis] = i;
+      const out = value.dtype === 'string' ? (original({ ...args, inputs: { x: value }, attrs: { begin, size } }) as tf.TensorInfo) : heapSlice(backend, value, begin, size);
+      return { dataId: out.dataId, dtype: out.dtype, shape: outShape };
+    });
+  });
+
+  replaceWasmKernel('SplitV', (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { x: tf.TensorInfo }; backend: BackendWasm; attrs: { numOrSizeSplits: number | number[]; axis: number } };
+    const { x } = inputs;
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const size = x.shape.slice();
+      size[axis] = n;
+      const out = x.dtype === 'string' ? (original({ ...args, inputs: { x }, attrs: { begin: begin.slice(), size } }) as tf.TensorInfo) : heapSlice(backend, x, begin, size);
+      begin[axis] += n;
+      return out;
+    });
+  });
+}
+
+/** Copies x[begin : begin + size] into a new heap tensor, one contiguous run at a time. */
+function heapSlice(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  if (dst.length === 0) return out;
+  const rank = x.shape.length;
+  const strides = [...tf.util.computeStrides(x.shape), 1];
+  // Trailing axes taken whole merge into one contiguous run with the last partial axis.
+  let inner = rank - 1;
+  while (inner > 0 && size[inner] === x.shape[inner]) inner--;
+  const run = size[inner] * strides[inner];
+  const outer = size.slice(0, inner);
+  const index = outer.map(() => 0);
+  for (let written = 0; written < dst.length; written += run) {
+    let offset = begin[inner] * strides[inner];
+    for (let d = 0; d < inner; d++) offset += (begin[d] + index[d]) * strides[d];
+    dst.set(src.subarray(offset, offset + run), written);
+    for (let d = inner - 1; d >= 0; d--) {
+      if (++index[d] < outer[d]) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tensors are immutable, yet wasm's Identity and same-dtype Cast copy their input. The
+ * gradient tape clones every tensor it saves for the backward pass (~350 copies per training
+ * step of the default model), so share the buffer by reference count, as the cpu backend does.
+ */
+function registerAliasingCopies(): void {
+  const alias = (backend: BackendWasm, x: tf.TensorInfo): tf.TensorInfo => {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  const identity = tf.getKernel('Identity', 'wasm')!.kernelFunc;
+  replaceWasmKernel('Identity', (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    return x.dtype === 'string' ? identity(args) : alias(args.backend as BackendWasm, x);
+  });
+  const cast = tf.getKernel('Cast', 'wasm')!.kernelFunc;
+  replaceWasmKernel('Cast', (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    return x.dtype === (args.attrs as { dtype: string }).dtype && x.dtype !== 'string' ? alias(args.backend as BackendWasm, x) : cast(args);
+  });
+}

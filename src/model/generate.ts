@@ -1,0 +1,160 @@
+// Sampling replies from the policy: all candidates of one message in one batch, one position
+// per step through the KV cache, tokens drawn on the JS side from a seeded PRNG.
+import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from './prng.ts';
+import type { GPT, KVCache } from './transformer.ts';
+
+export interface GenerateOptions {
+  /** Candidates sampled for the prompt (2: A and B), all in one batch. */
+  numSamples: number;
+  /** Most tokens generated per candidate, the end token included. */
+  maxNewTokens: number;
+  /** Softmax temperature of the sampling distribution; 0 picks the most likely token. */
+  temperature: number;
+  /** Nucleus sampling: draw from the smallest set of tokens holding this much probability (1 = all). */
+  topP: number;
+  /** Seed of the PRNG: the same seed, model and prompt give the same samples. */
+  seed: number;
+  /** Token that ends a candidate (kept as its last token); -1 never stops early. */
+  eotId: number;
+  /** Reuse keys and values of earlier positions (default). false recomputes the whole prefix each step. */
+  useCache?: boolean;
+}
+
+export interface Sample {
+  /** Generated tokens, ending with eotId unless maxNewTokens ran out first. */
+  tokenIds: number[];
+  /**
+   * log π(token | prefix) of each generated token under the policy itself, at temperature 1 and
+   * without top-p: the behaviour log-probabilities PPO's ratio needs, comparable with
+   * tokenLogProbs on the same sequence (not the tempered, truncated distribution sampled from).
+   */
+  logprobs: number[];
+}
+
+/**
+ * Samples `numSamples` continuations of `promptIds`. The prompt is cut from the left so that
+ * prompt + maxNewTokens fits the model's contextLength.
+ */
+export async function generate(model: GPT, promptIds: number[], opts: GenerateOptions): Promise<Sample[]> {
+  const { numSamples, maxNewTokens, temperature, topP, seed, eotId } = opts;
+  const { contextLength, vocabSize } = model.config;
+  checkOptions(opts, contextLength, vocabSize);
+  if (promptIds.length === 0) throw new Error('generate: promptIds is empty; the prompt needs at least one token (e.g. the bot token)');
+  for (const id of promptIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`generate: prompt token ${id} is not an id in 0..${vocabSize - 1}`);
+  }
+  const prompt = promptIds.slice(-(contextLength - maxNewTokens));
+  const rand = mulberry32(seed);
+  const samples: Sample[] = Array.from({ length: numSamples }, () => ({ tokenIds: [], logprobs: [] }));
+  const done: boolean[] = new Array(numSamples).fill(false);
+  const step = opts.useCache === false ? fullRecompute(model, prompt, numSamples) : cachedSteps(model, prompt, numSamples);
+  try {
+    let next: number[] | undefined; // tokens fed at this step; undefined = the prompt
+    for (let t = 0; t < maxNewTokens; t++) {
+      const last = step.logits(next); // (B, V) logits of the next position
+      const rows = await last.data();
+      last.dispose();
+      next = samples.map((sample, b) => {
+        if (done[b]) return Math.max(eotId, 0); // finished rows still fill the batch; ignored
+        const row = rows.subarray(b * vocabSize, (b + 1) * vocabSize);
+        const token = sampleToken(row, temperature, topP, rand);
+        sample.tokenIds.push(token);
+        sample.logprobs.push(logSoftmaxAt(row, token));
+        done[b] = token === eotId;
+        return token;
+      });
+      if (done.every(Boolean)) break;
+    }
+  } finally {
+    step.dispose();
+  }
+  return samples;
+}
+
+function checkOptions(o: GenerateOptions, contextLength: number, vocabSize: number): void {
+  if (!Number.isInteger(o.numSamples) || o.numSamples < 1) throw new Error(`generate: numSamples must be a positive integer, got ${o.numSamples}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1 || o.maxNewTokens >= contextLength) {
+    throw new Error(`generate: maxNewTokens must be an integer in 1..${contextLength - 1} (the context is ${contextLength}), got ${o.maxNewTokens}`);
+  }
+  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature)) throw new Error(`generate: temperature must be >= 0, got ${o.temperature}`);
+  if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${o.topP}`);
+  if (!Number.isInteger(o.seed)) throw new Error(`generate: seed must be an integer, got ${o.seed}`);
+  if (!Number.isInteger(o.eotId) || o.eotId < -1 || o.eotId >= vocabSize) throw new Error(`generate: eotId must be a token id in 0..${vocabSize - 1} or -1, got ${o.eotId}`);
+}
+
+/** Produces the last position's logits (B, V) after feeding the next tokens (one per row). */
+interface Stepper {
+  logits(next: number[] | undefined): tf.Tensor2D;
+  dispose(): void;
+}
+
+function cachedSteps(model: GPT, prompt: number[], batch: number): Stepper {
+  const cache: KVCache = model.initCache(batch);
+  return {
+    logits: (next) =>
+      tf.tidy(() => {
+        const ids = next ? tf.tensor2d(next, [batch, 1], 'int32') : tf.tensor2d(repeatRows(prompt, batch), [batch, prompt.length], 'int32');
+        return lastPosition(model.forwardCached(ids, cache).logits);
+      }),
+    dispose: () => cache.dispose(),
+  };
+}
+
+function fullRecompute(model: GPT, prompt: number[], batch: number): Stepper {
+  const rows = Array.from({ length: batch }, () => prompt.slice());
+  return {
+    logits: (next) =>
+      tf.tidy(() => {
+        next?.forEach((token, b) => rows[b].push(token));
+        return lastPosition(model.forward(tf.tensor2d(rows, [batch, rows[0].length], 'int32')).logits);
+      }),
+    dispose: () => {},
+  };
+}
+
+function repeatRows(ids: number[], batch: number): number[][] {
+  return Array.from({ length: batch }, () => ids);
+}
+
+/** logits (B, T, V) → (B, V) of position T-1. */
+function lastPosition(logits: tf.Tensor3D): tf.Tensor2D {
+  const [B, T, V] = logits.shape;
+  return tf.reshape(tf.slice(logits, [0, T - 1, 0], [B, 1, V]), [B, V]);
+}
+
+/** log softmax(row)[token] in float64. */
+function logSoftmaxAt(row: Float32Array | Int32Array | Uint8Array, token: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return row[token] - max - Math.log(sum);
+}
+
+/** Draws from softmax(row / temperature) restricted to its top-p nucleus. */
+function sampleToken(row: Float32Array | Int32Array | Uint8Array, temperature: number, topP: number, rand: () => number): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  if (temperature === 0) return best;
+  const probs = new Float64Array(row.length);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += probs[i] = Math.exp((row[i] - row[best]) / temperature);
+  let order: number[];
+  let mass = sum;
+  if (topP < 1) {
+    order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+    let kept = 0;
+    mass = 0;
+    while (kept < order.length && mass < topP * sum) mass += probs[order[kept++]];
+    order.length = kept;
+  } else {
+    order = Array.from(probs.keys());
+  }
+  let u = rand() * mass;
+  for (const i of order) {
+    u -= probs[i];
+    if (u < 0) return i;
+  }
+  return order[order.length - 1]; // u fell on the rounding edge
+}

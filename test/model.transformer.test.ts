@@ -1,0 +1,187 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/model/backend.ts';
+import { countParams, GPT, MODEL_SIZES, RewardModel, tokenLogProbs, type ModelConfig } from '../src/model/transformer.ts';
+
+// Context 48 > 32 so attention's per-head products (T·hs·T ≥ 16k multiply-adds) take the
+// stacked-2D path on wasm, and single new positions take the batched kernel.
+const CFG: ModelConfig = { ...MODEL_SIZES.tiny, contextLength: 48, vocabSize: 61 };
+
+function ids(rows: number[][]): tf.Tensor2D {
+  return tf.tensor2d(rows, [rows.length, rows[0].length], 'int32');
+}
+
+function randomRows(B: number, T: number, seed: number): number[][] {
+  return Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (seed * 7919 + b * 131 + t * 31 + ((t * t) % 7)) % CFG.vocabSize));
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+let model: GPT;
+beforeAll(async () => {
+  await initBackend('wasm');
+  model = new GPT(CFG, { seed: 3 });
+});
+afterAll(() => model.dispose());
+
+describe('GPT', () => {
+  it('has the documented parameter counts', () => {
+    expect(countParams({ ...MODEL_SIZES.small, vocabSize: 2048 })).toBe(1_072_001);
+    expect(countParams({ ...MODEL_SIZES.tiny, vocabSize: 2048 })).toBe(93_089);
+    const total = model.trainableVariables().reduce((n, v) => n + v.size, 0);
+    expect(total).toBe(countParams(CFG));
+  });
+
+  it('maps ids (B, T) to logits (B, T, V) and values (B, T)', () => {
+    const { logits, values } = model.forward(ids(randomRows(3, 5, 1)));
+    expect(logits.shape).toEqual([3, 5, CFG.vocabSize]);
+    expect(values.shape).toEqual([3, 5]);
+    expect(logits.dataSync().every(Number.isFinite)).toBe(true);
+    tf.dispose([logits, values]);
+  });
+
+  it('names its weights like GPT-2', () => {
+    const names = [...model.getWeights().keys()];
+    expect(names.slice(0, 4)).toEqual(['wte', 'wpe', 'h.0.ln_1.g', 'h.0.ln_1.b']);
+    expect(names).toContain('h.1.attn.c_attn.w');
+    expect(names).toContain('h.1.mlp.c_proj.b');
+    expect(names.slice(-4)).toEqual(['ln_f.g', 'ln_f.b', 'value_head.w', 'value_head.b']);
+    expect(model.getWeights().get('h.0.attn.c_attn.w')!.shape).toEqual([32, 96]);
+  });
+
+  it('initialises deterministically from the seed', () => {
+    const again = new GPT(CFG, { seed: 3 });
+    const other = new GPT(CFG, { seed: 4 });
+    const w = (m: GPT) => m.getWeights().get('h.1.mlp.c_fc.w')!.dataSync();
+    expect(maxAbsDiff(w(again), w(model))).toBe(0);
+    expect(maxAbsDiff(w(other), w(model))).toBeGreaterThan(0.01);
+    again.dispose();
+    other.dispose();
+  });
+
+  it('is causal: later tokens never change earlier positions', () => {
+    const a = randomRows(1, 40, 2);
+    const b = [a[0].slice(0, 20).concat(randomRows(1, 20, 9)[0])];
+    const [la, lb] = [a, b].map((rows) => tf.tidy(() => tf.slice(model.forward(ids(rows)).logits, [0, 0, 0], [1, 20, CFG.vocabSize]).dataSync()));
+    expect(maxAbsDiff(la, lb)).toBeLessThan(1e-5);
+  });
+
+  it('gives the same logits and values with the KV cache as without (within 1e-4)', () => {
+    const rows = randomRows(2, 45, 5);
+    const full = model.forward(ids(rows));
+    const cache = model.initCache(2);
+    const chunks = [[0, 33], [33, 34], [34, 36], [36, 45]]; // a prefill, single steps, a short chunk
+    const parts = chunks.map(([from, to]) => model.forwardCached(ids(rows.map((r) => r.slice(from, to))), cache));
+    expect(cache.length).toBe(45);
+    const cachedLogits = tf.concat(parts.map((p) => p.logits), 1);
+    const cachedValues = tf.concat(parts.map((p) => p.values), 1);
+    expect(maxAbsDiff(cachedLogits.dataSync(), full.logits.dataSync())).toBeLessThan(1e-4);
+    expect(maxAbsDiff(cachedValues.dataSync(), full.values.dataSync())).toBeLessThan(1e-4);
+    expect(() => tf.tidy(() => model.forwardCached(ids(randomRows(2, 4, 1)), cache))).toThrow(/exceeds the model's contextLength 48/);
+    expect(() => tf.tidy(() => model.forwardCached(ids(randomRows(3, 1, 1)), cache))).toThrow(/KV cache was made for 2/);
+    tf.dispose([full.logits, full.values, cachedLogits, cachedValues, ...parts.flatMap((p) => [p.logits, p.values])]);
+    cache.dispose();
+  });
+
+  it('rejects sequences longer than the context and non-int32 ids', () => {
+    expect(() => model.forward(ids(randomRows(1, 49, 1)))).toThrow(/49 tokens exceeds the model's contextLength 48/);
+    expect(() => model.forward(tf.tensor2d([[1, 2]]))).toThrow(/int32/);
+  });
+
+  it('clones into independent variables; setWeights checks names and shapes', () => {
+    const copy = model.clone();
+    const wte = () => model.getWeights().get('wte')!.dataSync().slice();
+    expect(maxAbsDiff(copy.getWeights().get('wte')!.dataSync(), wte())).toBe(0);
+    const before = wte();
+    const changed = new Map([...copy.getWeights()].map(([k, v]) => [k, tf.add(v, 1)]));
+    copy.setWeights(changed);
+    expect(maxAbsDiff(wte(), before)).toBe(0);
+    expect(copy.getWeights().get('wte')!.dataSync()[0]).toBeCloseTo(before[0] + 1, 5);
+    const missing = new Map(changed);
+    missing.delete('ln_f.b');
+    expect(() => copy.setWeights(missing)).toThrow(/missing policy parameter "ln_f.b"/);
+    expect(() => copy.setWeights(new Map([...changed, ['extra', tf.zeros([1])]]))).toThrow(/unknown policy parameter "extra"/);
+    const wrong = new Map(changed);
+    wrong.set('wpe', tf.zeros([3, 3]));
+    expect(() => copy.setWeights(wrong)).toThrow(/"wpe" has shape \[3,3\] but the model config needs \[48,32\]/);
+    tf.dispose([...changed.values(), ...wrong.values()]);
+    copy.dispose();
+  });
+
+  it('rejects a bad config with the field named', () => {
+    expect(() => new GPT({ ...CFG, nHead: 5 })).toThrow(/nEmbd \(32\) must be divisible by nHead \(5\)/);
+    expect(() => new GPT({ ...CFG, vocabSize: 0 })).toThrow(/vocabSize must be a positive integer/);
+  });
+});
+
+describe('tokenLogProbs', () => {
+  it('equals log-softmax at the targets, with gradient onehot − softmax', () => {
+    const logits = tf.tensor3d([[[1, 2, 3, -50], [0.5, 0.5, 9, 1]]]);
+    const targets = tf.tensor2d([[3, 0]], [1, 2], 'int32');
+    const got = tokenLogProbs(logits, targets).dataSync();
+    const want = [[1, 2, 3, -50, 3], [0.5, 0.5, 9, 1, 0]].map((r) => {
+      const xs = r.slice(0, 4);
+      const lse = Math.log(xs.reduce((s, x) => s + Math.exp(x), 0));
+      return xs[r[4]] - lse;
+    });
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+    const grad = tf.grad((x: tf.Tensor) => tf.sum(tokenLogProbs(x as tf.Tensor3D, targets)))(logits).dataSync();
+    const reference = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(x), tf.oneHot(tf.tensor2d([[3, 0]], [1, 2], 'int32'), 4))))(logits).dataSync();
+    expect(maxAbsDiff(grad, reference)).toBeLessThan(1e-5);
+  });
+});
+
+describe('RewardModel', () => {
+  it('starts from the policy trunk and scores the last real token, ignoring padding', () => {
+    const rm = RewardModel.fromPolicy(model, 1);
+    const trunk = [...model.getWeights()].filter(([k]) => !k.startsWith('value_head'));
+    for (const [name, w] of trunk) expect(maxAbsDiff(rm.getWeights().get(name)!.dataSync(), w.dataSync())).toBe(0);
+    expect([...rm.getWeights().keys()].slice(-2)).toEqual(['reward_head.w', 'reward_head.b']);
+
+    const rows = randomRows(2, 10, 4);
+    const padded = rows.map((r, b) => r.map((t, i) => (i >= 6 + b ? (b ? 0 : 60) : t)));
+    const scores = rm.score(ids(padded), [6, 7]).dataSync();
+    const alone = [rm.score(ids([rows[0].slice(0, 6)]), [6]).dataSync()[0], rm.score(ids([rows[1].slice(0, 7)]), [7]).dataSync()[0]];
+    expect(maxAbsDiff(scores, alone)).toBeLessThan(1e-5);
+    expect(Math.abs(scores[0] - scores[1])).toBeGreaterThan(1e-6);
+    expect(() => rm.score(ids(padded), [6, 11])).toThrow(/length 11 of row 1 must be an integer in 1..10/);
+    rm.dispose();
+  });
+});
+
+describe('gradients on wasm equal the cpu backend', () => {
+  it('for every parameter, the embedding included', async () => {
+    const rows = randomRows(2, 40, 8);
+    const gradsOn = async (backend: string) => {
+      await initBackend(backend);
+      const m = new GPT(CFG, { seed: 11 });
+      const rm = RewardModel.fromPolicy(m, 2);
+      const { grads, value } = tf.variableGrads(() => {
+        const { logits, values } = m.forward(ids(rows));
+        const score = rm.score(ids(rows), [40, 25]);
+        return tf.sum(tf.stack([tf.mean(tokenLogProbs(logits, ids(rows))), tf.mean(tf.square(values)), tf.sum(score)])) as tf.Scalar;
+      }, [...m.trainableVariables(), ...rm.trainableVariables()]);
+      const names = [...[...m.getWeights().keys()].map((k) => `policy ${k}`), ...[...rm.getWeights().keys()].map((k) => `reward ${k}`)];
+      const vars = [...m.trainableVariables(), ...rm.trainableVariables()];
+      const out = new Map(names.map((n, i) => [n, Array.from(grads[vars[i].name].dataSync())]));
+      out.set('loss', [value.dataSync()[0]]);
+      tf.dispose([value, ...Object.values(grads)]);
+      m.dispose();
+      rm.dispose();
+      return out;
+    };
+    const cpu = await gradsOn('cpu');
+    const wasm = await gradsOn('wasm');
+    expect(Math.abs(wasm.get('loss')![0] - cpu.get('loss')![0])).toBeLessThan(1e-4);
+    for (const [name, g] of cpu) {
+      const scale = Math.max(1e-3, ...g.map(Math.abs));
+      expect(maxAbsDiff(wasm.get(name)!, g) / scale, name).toBeLessThan(1e-3);
+    }
+    expect(Math.max(...cpu.get('policy wte')!.map(Math.abs))).toBeGreaterThan(1e-4);
+  });
+});
