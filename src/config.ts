@@ -44,6 +44,9 @@ const schema = z.object({
   LEARNER_ALGORITHM: z.enum(['ppo', 'dpo']).default('ppo'),
   LEARNER_IN_PROCESS: bool.optional(),
   STAGED_ROLLOUT: bool.default(false),
+  CHALLENGER_SHARE: share.default(0.3),
+  ROLLOUT_MIN_VOTES: int(1, 1_000_000).default(30),
+  ROLLOUT_FLOOR: share.default(0.4),
 
   DISCORD_TOKEN: optionalText,
   DISCORD_API_URL: url,

@@ -31,6 +31,7 @@ function settings(gate: Partial<LearnerConfig>): CycleSettings {
     minNewPairs: 4,
     corpusPath: 'data/corpus.jsonl',
     stagedRollout: false,
+    rolloutRule: { minVotes: 30, floor: 0.4 },
     seed: 7,
   };
 }

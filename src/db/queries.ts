@@ -445,6 +445,12 @@ export async function livePolicy(tx: Tx): Promise<PolicyVersion | undefined> {
   return row;
 }
 
+/** The newest challenger of a staged rollout, if one is running. */
+export async function challengerPolicy(tx: Tx): Promise<PolicyVersion | undefined> {
+  const [row] = await tx.select().from(policyVersions).where(eq(policyVersions.status, 'challenger')).orderBy(desc(policyVersions.id)).limit(1);
+  return row;
+}
+
 export async function policyVersion(tx: Tx, id: number): Promise<PolicyVersion | undefined> {
   const [row] = await tx.select().from(policyVersions).where(eq(policyVersions.id, id));
   return row;
@@ -474,8 +480,19 @@ export function makeLive(db: Db, id: number, previousStatus: PolicyStatus = 'ret
   return db.transaction((tx) => makeLiveIn(tx, id, previousStatus, reason));
 }
 
+/** Starts a staged rollout of `id` (a challenger row): it supersedes any earlier challenger, and the bots hear of it. */
+export async function startRollout(tx: Tx, id: number): Promise<void> {
+  await tx
+    .update(policyVersions)
+    .set({ status: 'retired', reason: `superseded by challenger ${id}` })
+    .where(and(eq(policyVersions.status, 'challenger'), sql`${policyVersions.id} <> ${id}`));
+  await notifyInTx(tx, POLICY_CHANNEL, String(id));
+}
+
+/** Changes a version's status and tells the bots (a retired challenger stops serving at once). */
 export async function setPolicyStatus(tx: Tx, id: number, status: PolicyStatus, reason?: string): Promise<void> {
   await tx.update(policyVersions).set({ status, reason: reason ?? null }).where(eq(policyVersions.id, id));
+  await notifyInTx(tx, POLICY_CHANNEL, String(id));
 }
 
 export async function createRewardModel(tx: Tx, v: { parentId: number | null; checkpointId: string; metrics: Record<string, unknown> }): Promise<number> {

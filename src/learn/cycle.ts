@@ -15,6 +15,7 @@ import { trainDpo } from './dpo.ts';
 import { evaluatePolicy, gateDecision } from './evaluate.ts';
 import { trainPpo } from './ppo.ts';
 import { trainRewardModel } from './reward.ts';
+import { reviewChallenger, type RolloutRule } from './staged-rollout.ts';
 
 /** Advisory-lock key of the learner: one cycle at a time across all processes. */
 export const LEARNER_LOCK = 7_100_002;
@@ -27,6 +28,8 @@ export interface CycleSettings {
   corpusPath: string;
   /** Gate pass -> challenger (staged rollout) instead of live at once. */
   stagedRollout: boolean;
+  /** When a running rollout's challenger is promoted or retired; reviewed at the start of each cycle. */
+  rolloutRule: RolloutRule;
   /** The policy PPO's KL penalty keeps close to; default the first bootstrap version. */
   referenceVersion?: number;
   seed?: number;
@@ -77,6 +80,10 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
   };
 
   try {
+    // 0. A running staged rollout is decided by live votes, whatever else this cycle does.
+    const review = await reviewChallenger(database, settings.rolloutRule);
+    if (review) metrics.rollout = { challenger: review.challengerId, action: review.action, reason: review.reason };
+
     // 1. Data: the new pairs since the last decided run, plus a bounded replay sample of older ones.
     const cfg = settings.learner;
     const lastDecided = await q.lastDecidedRun(db);
@@ -153,6 +160,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
         reason: decision.pass ? undefined : decision.reason,
       });
       if (status === 'candidate') await q.makeLiveIn(tx, row.id);
+      if (status === 'challenger') await q.startRollout(tx, row.id);
       return row;
     });
     if (!decision.pass) return finish('rejected', { reason: decision.reason, policyVersionId: version.id, rewardModelId });

@@ -13,6 +13,7 @@ export function cycleSettings(config: Config): CycleSettings {
     minNewPairs: config.LEARNER_MIN_PAIRS,
     corpusPath: config.CORPUS_PATH,
     stagedRollout: config.STAGED_ROLLOUT,
+    rolloutRule: { minVotes: config.ROLLOUT_MIN_VOTES, floor: config.ROLLOUT_FLOOR },
   };
 }
 

@@ -160,7 +160,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<RoundRecor
     const userPrompts = all.slice(opts.evalPrompts);
 
     const rand = mulberry32(opts.seed);
-    policy = new LivePolicy(database, { ...opts.sampling, evalShare: 0, pollMs: 3_600_000, filter: new ContentFilter(), random: mulberry32(opts.seed + 1) });
+    policy = new LivePolicy(database, { ...opts.sampling, evalShare: 0, challengerShare: 0, pollMs: 3_600_000, filter: new ContentFilter(), random: mulberry32(opts.seed + 1) });
     await policy.start();
     const service = new ChatService(database, policy, {
       maxMessageChars: 2000,
@@ -226,7 +226,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<RoundRecor
         votes++;
       }
       const cycleStarted = Date.now();
-      const cycle = await runLearnerCycle(database, { learner: cfg, minNewPairs: 1, corpusPath: opts.corpusPath, stagedRollout: false, seed: opts.seed * 7919 + round });
+      const cycle = await runLearnerCycle(database, { learner: cfg, minNewPairs: 1, corpusPath: opts.corpusPath, stagedRollout: false, rolloutRule: { minVotes: 1, floor: 0 }, seed: opts.seed * 7919 + round });
       const cycleSeconds = Math.round((Date.now() - cycleStarted) / 100) / 10;
       await policy.reload();
       const record = await measure(round, started, cycle, cycleSeconds);

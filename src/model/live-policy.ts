@@ -21,6 +21,8 @@ export interface LivePolicyOptions {
   maxNewTokens: number;
   /** Share of prompts answered by the live and the previous live version, one candidate each. */
   evalShare: number;
+  /** During a staged rollout, share of prompts answered by the live policy and the challenger. */
+  challengerShare: number;
   /** Fallback poll for a new live version, for when a notification is missed. */
   pollMs: number;
   /** Every candidate passes it before it is returned; blocked ones are resampled, then replaced. */
@@ -46,6 +48,8 @@ export class LivePolicy implements Responder {
   private live: Loaded | undefined;
   /** The version live before this one, for evaluation pairs (loaded only when evalShare > 0). */
   private previous: Loaded | undefined;
+  /** The challenger of a running staged rollout (loaded only when challengerShare > 0). */
+  private challenger: Loaded | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private reloading: Promise<void> | undefined;
   private stopListening: (() => Promise<void>) | undefined;
@@ -59,6 +63,7 @@ export class LivePolicy implements Responder {
       topP: config.TOP_P,
       maxNewTokens: config.MAX_NEW_TOKENS,
       evalShare: config.EVAL_SHARE,
+      challengerShare: config.STAGED_ROLLOUT ? config.CHALLENGER_SHARE : 0,
       pollMs: 30_000,
       filter: ContentFilter.withBlocklistFile(config.FILTER_BLOCKLIST_FILE),
     };
@@ -110,20 +115,27 @@ export class LivePolicy implements Responder {
   private async doReload(): Promise<void> {
     if (this.stopped) return;
     try {
-      const row = await q.livePolicy(this.database.db);
-      if (!row || row.id === this.live?.version.id) return;
-      const next = await this.load(row);
-      const old = this.live;
-      // The swap is one assignment between generations: a request uses one whole model or the other.
-      this.live = next;
-      metrics.liveVersion.set(row.id);
-      log.info('serving policy version', { version: row.id, previous: old?.version.id ?? null });
-      if (this.opts.evalShare > 0) {
-        if (this.previous) this.release(this.previous);
-        this.previous = old;
-      } else if (old) {
-        this.release(old);
+      const db = this.database.db;
+      const [liveRow, challengerRow] = await Promise.all([q.livePolicy(db), this.opts.challengerShare > 0 ? q.challengerPolicy(db) : undefined]);
+      const loaded = [this.live, this.previous, this.challenger].filter((l): l is Loaded => l !== undefined);
+      // A version already in memory (a promoted challenger, a rolled-back previous) is not loaded twice.
+      const obtain = async (row: PolicyVersion) => loaded.find((l) => l.version.id === row.id) ?? (await this.load(row));
+      let { live, previous, challenger } = this;
+      if (liveRow && liveRow.id !== live?.version.id) {
+        previous = this.opts.evalShare > 0 ? live : undefined;
+        live = await obtain(liveRow);
       }
+      if ((challengerRow?.id ?? null) !== (challenger?.version.id ?? null)) challenger = challengerRow ? await obtain(challengerRow) : undefined;
+      const liveChanged = live !== this.live;
+      const challengerChanged = challenger !== this.challenger;
+      // The swap is plain assignments between generations: a request uses one whole model or another.
+      Object.assign(this, { live, previous, challenger });
+      for (const l of loaded) if (l !== live && l !== previous && l !== challenger) this.release(l);
+      if (liveChanged && live) {
+        metrics.liveVersion.set(live.version.id);
+        log.info('serving policy version', { version: live.version.id, previous: previous?.version.id ?? null });
+      }
+      if (challengerChanged) log.info('staged rollout challenger', { version: challenger?.version.id ?? null, share: this.opts.challengerShare });
     } catch (err) {
       log.error('could not load the live policy; the previous one keeps serving', { err: (err as Error).message });
     }
@@ -150,17 +162,17 @@ export class LivePolicy implements Responder {
     return this.exclusive(async () => {
       const live = this.live;
       if (!live) throw new Error('no policy loaded');
-      const previous = this.previous && this.random() < this.opts.evalShare ? this.previous : undefined;
-      const using = previous ? [live, previous] : [live];
+      const [kind, other] = this.opponent();
+      const using = other ? [live, other] : [live];
       for (const l of using) l.users++;
       try {
-        if (!previous) {
+        if (!other) {
           const replies = await this.sample(live, context, 2);
-          return { kind: 'normal', replies: [await this.screen(live, context, replies[0]), await this.screen(live, context, replies[1])] };
+          return { kind, replies: [await this.screen(live, context, replies[0]), await this.screen(live, context, replies[1])] };
         }
         const [mine] = await this.sample(live, context, 1);
-        const [theirs] = await this.sample(previous, context, 1);
-        return { kind: 'eval', replies: [await this.screen(live, context, mine), await this.screen(previous, context, theirs)] };
+        const [theirs] = await this.sample(other, context, 1);
+        return { kind, replies: [await this.screen(live, context, mine), await this.screen(other, context, theirs)] };
       } finally {
         for (const l of using) {
           l.users--;
@@ -168,6 +180,13 @@ export class LivePolicy implements Responder {
         }
       }
     });
+  }
+
+  /** Which version answers beside the live one: the challenger, the previous version, or none. */
+  private opponent(): ['normal' | 'eval' | 'challenger', Loaded | undefined] {
+    if (this.challenger && this.random() < this.opts.challengerShare) return ['challenger', this.challenger];
+    if (this.previous && this.random() < this.opts.evalShare) return ['eval', this.previous];
+    return ['normal', undefined];
   }
 
   private async sample(policy: Loaded, context: ContextTurn[], count: number): Promise<GeneratedReply[]> {
@@ -215,8 +234,8 @@ export class LivePolicy implements Responder {
     if (this.poller) clearInterval(this.poller);
     await this.stopListening?.();
     await this.queue;
-    for (const l of [this.live, this.previous]) if (l) l.model.dispose();
-    this.live = this.previous = undefined;
+    for (const l of [this.live, this.previous, this.challenger]) if (l) l.model.dispose();
+    this.live = this.previous = this.challenger = undefined;
   }
 }
 

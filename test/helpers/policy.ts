@@ -29,7 +29,7 @@ export async function publishTinyPolicy(database: Database, opts: { seed?: numbe
 }
 
 export function testPolicyOptions(overrides: Partial<LivePolicyOptions> = {}): LivePolicyOptions {
-  return { temperature: 1, topP: 0.95, maxNewTokens: 8, evalShare: 0, pollMs: 60_000, filter: new ContentFilter(), ...overrides };
+  return { temperature: 1, topP: 0.95, maxNewTokens: 8, evalShare: 0, challengerShare: 0, pollMs: 60_000, filter: new ContentFilter(), ...overrides };
 }
 
 export async function startLivePolicy(database: Database, overrides: Partial<LivePolicyOptions> = {}): Promise<LivePolicy> {
