@@ -47,6 +47,7 @@ const schema = z.object({
   CHALLENGER_SHARE: share.default(0.3),
   ROLLOUT_MIN_VOTES: int(1, 1_000_000).default(30),
   ROLLOUT_FLOOR: share.default(0.4),
+  AUTO_ROLLBACK: bool.default(false),
 
   DISCORD_TOKEN: optionalText,
   DISCORD_API_URL: url,

@@ -32,6 +32,7 @@ function settings(gate: Partial<LearnerConfig>): CycleSettings {
     corpusPath: 'data/corpus.jsonl',
     stagedRollout: false,
     rolloutRule: { minVotes: 30, floor: 0.4 },
+    autoRollback: false,
     seed: 7,
   };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatService } from '../src/chat/service.ts';
 import * as q from '../src/db/queries.ts';
 import { wilsonInterval } from '../src/learn/ratings.ts';
-import { reviewChallenger, rolloutDecision } from '../src/learn/staged-rollout.ts';
+import { reviewChallenger, reviewLiveAgainstParent, rolloutDecision } from '../src/learn/staged-rollout.ts';
 import type { LivePolicy } from '../src/model/live-policy.ts';
 import { drivers, freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { publishTinyPolicy, startLivePolicy } from './helpers/policy.ts';
@@ -75,5 +75,38 @@ describe.each(drivers)('staged rollout on %s', (driver) => {
     expect((await q.policyVersion(database.db, liveId))!.status).toBe('retired');
     expect(await q.challengerPolicy(database.db)).toBeUndefined();
     await expect.poll(() => policy.liveVersion(), { timeout: 20_000 }).toBe(challengerId);
+  });
+});
+
+describe.each(drivers)('online evaluation alarm on %s', (driver) => {
+  let database: TestDatabase;
+  let policy: LivePolicy;
+
+  beforeAll(async () => {
+    database = await freshDatabase(driver);
+  });
+  afterAll(async () => {
+    await policy?.stop();
+    await database?.close();
+  });
+
+  it('warns when the live version loses clearly to its parent, and rolls back when allowed', async () => {
+    const parent = (await publishTinyPolicy(database)).id;
+    policy = await startLivePolicy(database, { evalShare: 1 });
+    const child = (await publishTinyPolicy(database, { seed: 8, parentId: parent })).id;
+    await expect.poll(() => policy.liveVersion(), { timeout: 20_000 }).toBe(child);
+    const service = new ChatService(database, policy, { maxMessageChars: 500, rateLimitPerMinute: 10_000, contextTurns: 1, allowVoteOnOwnPrompt: true, admins: new Set(), voteRetryMs: 1000 });
+    expect(await reviewLiveAgainstParent(database, false)).toBeNull();
+    for (let i = 0; i < 10; i++) {
+      const reply = await service.handleMessage({ user: { platform: 'web', externalId: `e${i}`, isBot: false }, channelId: `e${i}`, eventId: `eval-${i}`, text: `hello ${i}` });
+      const stored = await q.findPromptByEvent(database.db, 'web', `eval-${i}`);
+      expect(stored!.prompt.kind).toBe('eval');
+      const parentSlot = stored!.candidates.find((c) => c.policyVersionId === parent)!.slot as 'a' | 'b';
+      await service.handleReaction({ user: { platform: 'web', externalId: `judge${i}`, isBot: false }, target: { promptId: (reply as { promptId: string }).promptId }, choice: parentSlot, action: 'add' });
+    }
+    expect(await reviewLiveAgainstParent(database, false)).toMatchObject({ liveId: child, parentId: parent, rolledBack: false });
+    expect((await q.livePolicy(database.db))!.id).toBe(child);
+    expect(await reviewLiveAgainstParent(database, true)).toMatchObject({ rolledBack: true });
+    expect((await q.livePolicy(database.db))!.id).toBe(parent);
   });
 });

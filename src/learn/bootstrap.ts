@@ -3,11 +3,11 @@
 // (data/policy-<size>.safetensors) when it matches the settings, and trains one otherwise.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import * as q from '../db/queries.ts';
 import { log } from '../log.ts';
+import { progressReporter } from '../progress.ts';
 import { deserializeModel } from '../model/checkpoint.ts';
 import { savePolicy, type Bundle } from '../model/store.ts';
 import { loadDefaultTokenizer, Tokenizer } from '../model/tokenizer.ts';
@@ -23,31 +23,6 @@ export const BOOTSTRAP_SFT: Omit<SftOptions, 'onProgress'> = { epochs: 8, batchS
 
 export function shippedCheckpointPath(size: string): string {
   return path.resolve(`data/policy-${size}.safetensors`);
-}
-
-/** A progress bar on a terminal, a log line every 10% otherwise. */
-function progressReporter(label: string): { update(done: number, total: number, loss: number): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | step {value}/{total} | loss {loss} | eta {eta}s`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-    let started = false;
-    return {
-      update(done, total, loss) {
-        if (!started) bar.start(total, 0, { loss: '-' });
-        started = true;
-        bar.update(done, { loss: loss.toFixed(3) });
-      },
-      stop: () => bar.stop(),
-    };
-  }
-  let lastTenth = -1;
-  return {
-    update(done, total, loss) {
-      const tenth = Math.floor((10 * done) / total);
-      if (tenth !== lastTenth) log.info(label, { step: done, of: total, loss: Number(loss.toFixed(4)) });
-      lastTenth = tenth;
-    },
-    stop() {},
-  };
 }
 
 /** Trains a fresh policy of `size` on the corpus. */

@@ -5,6 +5,7 @@ import type { Database } from '../db/client.ts';
 import * as q from '../db/queries.ts';
 import type { ContextTurn, PolicyVersion, RunStatus } from '../db/schema.ts';
 import { log } from '../log.ts';
+import type { Progress } from '../progress.ts';
 import { metrics as prom } from '../metrics.ts';
 import { mulberry32 } from '../model/prng.ts';
 import { loadLatestRewardModel, loadPolicy, savePolicy, saveRewardModel, type Bundle } from '../model/store.ts';
@@ -15,7 +16,7 @@ import { trainDpo } from './dpo.ts';
 import { evaluatePolicy, gateDecision } from './evaluate.ts';
 import { trainPpo } from './ppo.ts';
 import { trainRewardModel } from './reward.ts';
-import { reviewChallenger, type RolloutRule } from './staged-rollout.ts';
+import { reviewChallenger, reviewLiveAgainstParent, type RolloutRule } from './staged-rollout.ts';
 
 /** Advisory-lock key of the learner: one cycle at a time across all processes. */
 export const LEARNER_LOCK = 7_100_002;
@@ -30,9 +31,13 @@ export interface CycleSettings {
   stagedRollout: boolean;
   /** When a running rollout's challenger is promoted or retired; reviewed at the start of each cycle. */
   rolloutRule: RolloutRule;
+  /** Roll back on its own when the live version loses clearly to its parent in evaluation votes. */
+  autoRollback: boolean;
   /** The policy PPO's KL penalty keeps close to; default the first bootstrap version. */
   referenceVersion?: number;
   seed?: number;
+  /** Reports each training phase's progress (a terminal bar for `learn --once`). */
+  progress?: (phase: string) => Progress;
 }
 
 export interface CycleResult {
@@ -80,9 +85,12 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
   };
 
   try {
-    // 0. A running staged rollout is decided by live votes, whatever else this cycle does.
+    // 0. Live votes decide first, whatever else this cycle does: a running staged rollout, and
+    // whether the live version loses clearly to its parent.
     const review = await reviewChallenger(database, settings.rolloutRule);
     if (review) metrics.rollout = { challenger: review.challengerId, action: review.action, reason: review.reason };
+    const alarm = await reviewLiveAgainstParent(database, settings.autoRollback);
+    if (alarm) metrics.liveLosesToParent = { live: alarm.liveId, parent: alarm.parentId, winRate: alarm.record.winRate, rolledBack: alarm.rolledBack };
 
     // 1. Data: the new pairs since the last decided run, plus a bounded replay sample of older ones.
     const cfg = settings.learner;
@@ -110,7 +118,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     const previousRm = cfg.rmWarmStart ? await loadLatestRewardModel(db) : undefined;
     const rm = previousRm?.model ?? RewardModel.fromPolicy(current.model);
     owned.push(rm);
-    const rmResult = await trainRewardModel(rm, tokenizer, pairs, cfg, { seed });
+    const rmResult = await withProgress(settings, 'reward', (onProgress) => trainRewardModel(rm, tokenizer, pairs, cfg, { seed, onProgress }));
     Object.assign(metrics, { rmAccuracy: rmResult.heldOutAccuracy, rmLoss: rmResult.heldOutLoss, rmTrainLoss: rmResult.trainLoss });
     counts.heldOut = rmResult.heldOutPairs;
     await stage('reward-save');
@@ -132,9 +140,12 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     owned.push(candidate);
     await stage(cfg.algorithm);
     if (cfg.algorithm === 'dpo') {
-      Object.assign(metrics, await trainDpo(candidate, reference.model, tokenizer, pairs, cfg, { seed }));
+      Object.assign(metrics, await withProgress(settings, 'dpo', (onProgress) => trainDpo(candidate, reference.model, tokenizer, pairs, cfg, { seed, onProgress })));
     } else {
-      Object.assign(metrics, await trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg, { seed }));
+      const ppo = await withProgress(settings, 'ppo', (report) =>
+        trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg, { seed, onProgress: (it, of, stats) => report(it, of, stats.policyLoss) }),
+      );
+      Object.assign(metrics, ppo);
     }
 
     // 4. Gate: the candidate against the live policy on held-out prompts.
@@ -170,6 +181,15 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     return finish('failed', { reason: (err as Error).message });
   } finally {
     for (const m of owned) m.dispose();
+  }
+}
+
+async function withProgress<T>(settings: CycleSettings, phase: string, run: (onProgress: (done: number, total: number, loss?: number) => void) => Promise<T>): Promise<T> {
+  const bar = settings.progress?.(phase);
+  try {
+    return await run((done, total, loss) => bar?.update(done, total, loss));
+  } finally {
+    bar?.stop();
   }
 }
 

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { log } from '../log.ts';
+import { progressReporter } from '../progress.ts';
 import { learnerConfig } from './config.ts';
 import { runLearnerCycle, type CycleResult, type CycleSettings } from './cycle.ts';
 
@@ -14,6 +15,7 @@ export function cycleSettings(config: Config): CycleSettings {
     corpusPath: config.CORPUS_PATH,
     stagedRollout: config.STAGED_ROLLOUT,
     rolloutRule: { minVotes: config.ROLLOUT_MIN_VOTES, floor: config.ROLLOUT_FLOOR },
+    autoRollback: config.AUTO_ROLLBACK,
   };
 }
 
@@ -72,7 +74,7 @@ export function describeResult(result: CycleResult): string {
 export async function learnOnceCommand(config: Config, json: boolean): Promise<number> {
   const database = await openForLearning(config);
   try {
-    const result = await runLearnerCycle(database, cycleSettings(config));
+    const result = await runLearnerCycle(database, { ...cycleSettings(config), progress: progressReporter });
     console.log(json ? JSON.stringify(result) : describeResult(result));
     return result.status === 'failed' ? 1 : 0;
   } finally {

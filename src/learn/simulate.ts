@@ -226,7 +226,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<RoundRecor
         votes++;
       }
       const cycleStarted = Date.now();
-      const cycle = await runLearnerCycle(database, { learner: cfg, minNewPairs: 1, corpusPath: opts.corpusPath, stagedRollout: false, rolloutRule: { minVotes: 1, floor: 0 }, seed: opts.seed * 7919 + round });
+      const cycle = await runLearnerCycle(database, { learner: cfg, minNewPairs: 1, corpusPath: opts.corpusPath, stagedRollout: false, rolloutRule: { minVotes: 1, floor: 0 }, autoRollback: false, seed: opts.seed * 7919 + round });
       const cycleSeconds = Math.round((Date.now() - cycleStarted) / 100) / 10;
       await policy.reload();
       const record = await measure(round, started, cycle, cycleSeconds);

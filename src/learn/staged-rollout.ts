@@ -6,7 +6,7 @@ import type { Database } from '../db/client.ts';
 import * as q from '../db/queries.ts';
 import { evaluationComparisons } from '../db/reports.ts';
 import { log } from '../log.ts';
-import { headToHead, type HeadToHead } from './ratings.ts';
+import { headToHead, ROLLBACK_COMMAND, type HeadToHead } from './ratings.ts';
 
 export interface RolloutRule {
   /** Decided votes (A or B; ties count half to each) needed before any decision. */
@@ -46,4 +46,24 @@ export async function reviewChallenger(database: Database, rule: RolloutRule): P
   if (decision.action === 'retire') await q.setPolicyStatus(database.db, standing.challengerId, 'retired', decision.reason);
   if (decision.action !== 'wait') log.info(`challenger ${decision.action === 'promote' ? 'promoted' : 'retired'}`, { version: standing.challengerId, reason: decision.reason });
   return { ...decision, challengerId: standing.challengerId };
+}
+
+/**
+ * Online evaluation's alarm: when the live version's whole 95% win-rate interval against its
+ * parent (from evaluation votes) lies below even odds, say so in the log, and with `autoRollback`
+ * put the parent back.
+ */
+export async function reviewLiveAgainstParent(database: Database, autoRollback: boolean): Promise<{ liveId: number; parentId: number; record: HeadToHead; rolledBack: boolean } | null> {
+  const live = await q.livePolicy(database.db);
+  if (!live?.parentId) return null;
+  const record = headToHead(await evaluationComparisons(database.db), live.id, live.parentId);
+  if (record.games === 0 || record.high >= 0.5) return null;
+  const figures = `${record.wins}/${record.games} wins, 95% interval ${record.low.toFixed(2)}–${record.high.toFixed(2)}`;
+  if (!autoRollback) {
+    log.warn(`live policy ${live.id} loses clearly to its parent ${live.parentId} in live votes (${figures}): run \`${ROLLBACK_COMMAND}\``);
+    return { liveId: live.id, parentId: live.parentId, record, rolledBack: false };
+  }
+  await q.makeLive(database.db, live.parentId, 'retired', `rolled back automatically: lost to its parent (${figures})`);
+  log.warn(`rolled back automatically from policy ${live.id} to its parent ${live.parentId} (${figures})`);
+  return { liveId: live.id, parentId: live.parentId, record, rolledBack: true };
 }
