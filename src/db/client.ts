@@ -83,6 +83,10 @@ async function openPg(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', (err) => log.warn('database connection lost', { where, err: err.message }));
+  // A client can also lose its server while checked out (inside a transaction, between queries):
+  // node-postgres then emits 'error' on it, which with no listener crashes the process. With this
+  // one, the owner's next query fails (a transient error, retried) and its release drops the client.
+  pool.on('connect', (client) => client.on('error', (err) => log.debug('database connection lost while in use', { where, err: err.message })));
   try {
     const client = await pool.connect();
     client.release();
@@ -141,7 +145,7 @@ function takeDataDirLock(dir: string): () => void {
     const pid = Number(readFileSync(lockFile, 'utf8'));
     if (pid && pid !== process.pid && isAlive(pid)) {
       throw new DatabaseError(
-        `The embedded database in ${dir} is in use by another Pairwise process (pid ${pid}): stop that process first, or set DATABASE_URL so several processes can share a PostgreSQL server`,
+        `The embedded database in ${dir} is in use by another Pairwise process (pid ${pid}); the embedded database serves one process, and a running \`pairwise start\` already runs the learner on LEARNER_CRON. Stop that process first, or set DATABASE_URL so several processes share a PostgreSQL server`,
       );
     }
   } catch (err) {
