@@ -1,8 +1,8 @@
 // Read-only queries behind the dashboard, `pairwise status` and the version ratings.
-import { aliasedTable, and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { aliasedTable, and, desc, eq, gt, gte, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { comparisonFromVote, type Comparison } from '../learn/ratings.ts';
 import type { Tx } from './client.ts';
-import { candidates, learnerRuns, prompts, votes, type LearnerRun } from './schema.ts';
+import { blockedCandidates, candidates, learnerRuns, prompts, votes, type LearnerRun } from './schema.ts';
 
 /** Live votes on evaluation and challenger prompts whose two candidates come from different versions, as comparisons. */
 export async function evaluationComparisons(tx: Tx): Promise<Comparison[]> {
@@ -34,15 +34,26 @@ export interface DailyVoteCount {
   n: number;
 }
 
-/** Live votes cast since `since`, counted per UTC day, platform and choice. */
+/** Live votes cast from `since` on, counted per UTC day, platform and choice. */
 export async function dailyVoteCounts(tx: Tx, since: Date): Promise<DailyVoteCount[]> {
   const day = sql<string>`to_char(${votes.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
   return tx
     .select({ day, platform: prompts.platform, choice: votes.choice, n: sql<number>`count(*)::int` })
     .from(votes)
     .innerJoin(prompts, eq(prompts.id, votes.promptId))
-    .where(and(isNull(votes.withdrawnAt), gt(votes.createdAt, since)))
+    .where(and(isNull(votes.withdrawnAt), gte(votes.createdAt, since)))
     .groupBy(day, prompts.platform, votes.choice)
+    .orderBy(day);
+}
+
+/** Candidates the content filter blocked from `since` on, counted per UTC day. */
+export async function blockedPerDay(tx: Tx, since: Date): Promise<{ day: string; n: number }[]> {
+  const day = sql<string>`to_char(${blockedCandidates.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+  return tx
+    .select({ day, n: sql<number>`count(*)::int` })
+    .from(blockedCandidates)
+    .where(gte(blockedCandidates.createdAt, since))
+    .groupBy(day)
     .orderBy(day);
 }
 
@@ -61,7 +72,7 @@ export async function liveVotesSince(tx: Tx, since?: Date): Promise<number> {
   return row.n;
 }
 
-/** A run's outcome in a few words: what it published, why it was rejected or skipped, where it failed. */
+/** A run's outcome in a few words: the version it made, why it was rejected or skipped, where it failed. */
 export function describeRun(run: LearnerRun): string {
   const gate = run.metrics.gate as { reason?: unknown } | undefined;
   const because = (reason: unknown) => (typeof reason === 'string' && reason ? `: ${reason}` : '');
@@ -69,9 +80,10 @@ export function describeRun(run: LearnerRun): string {
     case 'running':
       return `running (stage ${run.stage})`;
     case 'succeeded':
-      return run.policyVersionId ? `succeeded: published v${run.policyVersionId}` : 'succeeded';
+      // Published live, or a challenger under staged rollout: the version's own status says which.
+      return run.policyVersionId ? `succeeded: made v${run.policyVersionId}` : 'succeeded';
     case 'rejected':
-      return `rejected by the gate${because(gate?.reason)}`;
+      return `rejected by the gate${because(gate?.reason ?? run.error)}`;
     case 'skipped':
       return `skipped${because(run.error ?? run.metrics.reason)}`;
     case 'failed':

@@ -1,8 +1,10 @@
 // Ratings of policy versions from evaluation votes (prompts whose two candidates come from two
-// different versions). A Bradley–Terry model is fitted by Newton's method on log-strengths and reported on
-// an Elo-like scale, 400·log10(strength), shifted so that the mean rating of the rated versions is
-// 1000. Intervals come from a seeded bootstrap over the comparisons; each version's head-to-head
-// record against its parent gets a Wilson interval, and a clear loss raises an alert.
+// different versions). A Bradley–Terry model is fitted by Newton's method on log-strengths (each
+// step solved by conjugate gradients on the sparse Hessian), with a weak prior of virtual tied games
+// against a reference so undefeated versions stay finite. Ratings are on an Elo-like scale,
+// 400·log10(strength), anchored so that the mean rating of the rated versions is 1000. Intervals
+// come from a seeded bootstrap over the comparisons; each version's head-to-head record against its
+// parent gets a Wilson interval, and a clear loss raises an alert.
 import { mulberry32 } from '../model/prng.ts';
 
 /** One evaluation vote between versions `a` and `b`: `score` is a's result (1 win, 0.5 tie, 0 loss). */
@@ -323,6 +325,10 @@ export function wilsonInterval(successes: number, n: number): Interval {
   return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
 
+function record(games: number, wins: number): HeadToHead {
+  return { games, wins, winRate: games ? wins / games : NaN, ...wilsonInterval(wins, games) };
+}
+
 /** Version x's record against version y over their direct comparisons. */
 export function headToHead(comparisons: readonly Comparison[], x: number, y: number): HeadToHead {
   let games = 0;
@@ -333,7 +339,7 @@ export function headToHead(comparisons: readonly Comparison[], x: number, y: num
     else continue;
     games++;
   }
-  return { games, wins, winRate: games ? wins / games : NaN, ...wilsonInterval(wins, games) };
+  return record(games, wins);
 }
 
 /** Ratings with intervals, and each version's record against its parent (`parents`: version id → parent id). */
@@ -358,11 +364,21 @@ export function rateVersions(
 
 /** Each version's record against its parent, for versions that have met their parent at least once. */
 export function parentMatches(comparisons: readonly Comparison[], parents: ReadonlyMap<number, number | null>): ParentMatch[] {
+  // Games and the lower id's score per pair of versions, so each parent lookup is one step.
+  const pairs = new Map<string, { games: number; lowScore: number }>();
+  for (const c of comparisons) {
+    const key = `${Math.min(c.a, c.b)}:${Math.max(c.a, c.b)}`;
+    const pair = pairs.get(key) ?? { games: 0, lowScore: 0 };
+    pair.games++;
+    pair.lowScore += c.a < c.b ? c.score : 1 - c.score;
+    pairs.set(key, pair);
+  }
   const out: ParentMatch[] = [];
   for (const [versionId, parentId] of parents) {
-    if (parentId === null) continue;
-    const record = headToHead(comparisons, versionId, parentId);
-    if (record.games > 0) out.push({ versionId, parentId, ...record, alert: record.high < 0.5 });
+    const pair = parentId === null ? undefined : pairs.get(`${Math.min(versionId, parentId)}:${Math.max(versionId, parentId)}`);
+    if (parentId === null || !pair) continue;
+    const m = record(pair.games, versionId < parentId ? pair.lowScore : pair.games - pair.lowScore);
+    out.push({ versionId, parentId, ...m, alert: m.high < 0.5 });
   }
   return out.sort((x, y) => x.versionId - y.versionId);
 }

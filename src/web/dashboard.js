@@ -96,8 +96,7 @@ function drawRatings(d) {
 }
 
 function drawBlocked(d) {
-  $('blocked-figure').hidden = d.blocked === null;
-  if (d.blocked !== null) draw('blocked', 'bar', { labels: d.days, datasets: [series('Blocked candidates', d.blocked, 3)] }, stacked);
+  draw('blocked', 'bar', { labels: d.days, datasets: [series('Blocked candidates', d.blocked, 3)] }, stacked);
 }
 
 function describeMatch(m) {

@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
-import { lastRun, listPolicyVersions } from '../db/queries.ts';
-import { dailyVoteCounts, describeRun, evaluationComparisons, recentRuns } from '../db/reports.ts';
+import { listPolicyVersions } from '../db/queries.ts';
+import { blockedPerDay, dailyVoteCounts, describeRun, evaluationComparisons, recentRuns } from '../db/reports.ts';
 import type { LearnerRun, PolicyVersion } from '../db/schema.ts';
 import { DEFAULT_RATING_CONFIG, headToHead, rateVersions, ROLLBACK_COMMAND, type HeadToHead, type RatingConfig } from '../learn/ratings.ts';
 import { log } from '../log.ts';
@@ -20,16 +20,12 @@ export interface DashboardOptions {
   days: number;
   /** Learner runs the per-run charts show, the newest last. */
   runs: number;
+  /** Policy versions the table and the ratings chart show, the newest (ratings still use every evaluation vote). */
+  versions: number;
   rating: RatingConfig;
 }
 
-export const DEFAULT_DASHBOARD_OPTIONS: DashboardOptions = { days: 30, runs: 50, rating: DEFAULT_RATING_CONFIG };
-
-/** Data that other parts of Pairwise record later; each chart appears once its source is wired in. */
-export interface DashboardSources {
-  /** Candidates the content filter blocked, per UTC day (YYYY-MM-DD) since `since`. */
-  blockedPerDay?: (tx: Tx, since: Date) => Promise<{ day: string; n: number }[]>;
-}
+export const DEFAULT_DASHBOARD_OPTIONS: DashboardOptions = { days: 30, runs: 50, versions: 50, rating: DEFAULT_RATING_CONFIG };
 
 const CHOICES = ['a', 'b', 'tie', 'both_bad'] as const;
 
@@ -85,8 +81,8 @@ export interface DashboardData {
   lastRun: RunPoint | null;
   versions: VersionRow[];
   alerts: VersionAlert[];
-  /** Blocked candidates per day, aligned with `days`; null until the content filter records them. */
-  blocked: number[] | null;
+  /** Candidates the content filter blocked, per day of `days`. */
+  blocked: number[];
   /** The challenger's record against the live version on challenger and evaluation prompts; null without a challenger. */
   challenger: (HeadToHead & { versionId: number; liveVersionId: number }) | null;
 }
@@ -126,7 +122,7 @@ async function versionRows(tx: Tx, versions: PolicyVersion[], options: Dashboard
   const report = rateVersions(comparisons, new Map(versions.map((v) => [v.id, v.parentId])), options.rating);
   const ratingOf = new Map(report.ratings.map((r) => [r.versionId, r]));
   const parentOf = new Map(report.vsParent.map((m) => [m.versionId, m]));
-  const rows: VersionRow[] = versions.map((v) => {
+  const rows: VersionRow[] = versions.slice(-options.versions).map((v) => {
     const r = ratingOf.get(v.id);
     const p = parentOf.get(v.id);
     return {
@@ -154,12 +150,7 @@ async function versionRows(tx: Tx, versions: PolicyVersion[], options: Dashboard
 }
 
 /** Everything the dashboard page draws, as plain JSON. */
-export async function dashboardData(
-  tx: Tx,
-  options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS,
-  sources: DashboardSources = {},
-  now = new Date(),
-): Promise<DashboardData> {
+export async function dashboardData(tx: Tx, options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS, now = new Date()): Promise<DashboardData> {
   const days = utcDays(options.days, now);
   const since = new Date(`${days[0]}T00:00:00Z`);
   const column = new Map(days.map((d, i) => [d, i]));
@@ -167,6 +158,7 @@ export async function dashboardData(
 
   const byPlatform: Record<string, number[]> = {};
   const byChoice: Record<string, number[]> = Object.fromEntries(CHOICES.map((c) => [c, zeros()]));
+  const blocked = zeros();
   let total = 0;
   for (const row of await dailyVoteCounts(tx, since)) {
     const i = column.get(row.day);
@@ -175,6 +167,10 @@ export async function dashboardData(
     (byChoice[row.choice] ??= zeros())[i] += row.n;
     total += row.n;
   }
+  for (const row of await blockedPerDay(tx, since)) {
+    const i = column.get(row.day);
+    if (i !== undefined) blocked[i] += row.n;
+  }
   const decided = days.map((_, i) => byChoice.a[i] + byChoice.b[i]);
   const shareA = decided.map((n, i) => (n ? byChoice.a[i] / n : null));
 
@@ -182,25 +178,16 @@ export async function dashboardData(
   const { rows, alerts, comparisons } = await versionRows(tx, versions, options);
   const live = versions.find((v) => v.status === 'live');
   const challengerVersion = versions.filter((v) => v.status === 'challenger').at(-1);
-  const latest = await lastRun(tx);
-
-  let blocked: number[] | null = null;
-  if (sources.blockedPerDay) {
-    blocked = zeros();
-    for (const row of await sources.blockedPerDay(tx, since)) {
-      const i = column.get(row.day);
-      if (i !== undefined) blocked[i] += row.n;
-    }
-  }
+  const runs = (await recentRuns(tx, options.runs)).map(runPoint);
 
   return {
     generatedAt: now.toISOString(),
     days,
     votes: { total, byPlatform, byChoice },
     positionBias: { shareA, decided },
-    runs: (await recentRuns(tx, options.runs)).map(runPoint),
+    runs,
     live: live ? { id: live.id, kind: live.kind, publishedAt: iso(live.publishedAt), parentId: live.parentId } : null,
-    lastRun: latest ? runPoint(latest) : null,
+    lastRun: runs.at(-1) ?? null,
     versions: rows,
     alerts,
     blocked,
@@ -234,12 +221,7 @@ function chartBundle(): Buffer {
 /** Alerts are logged once per process and version, not on every page refresh. */
 const warned = new Set<number>();
 
-export function dashboardRoutes(
-  database: Database,
-  config: Pick<Config, 'DASHBOARD_TOKEN'>,
-  sources: DashboardSources = {},
-  options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS,
-): Route[] {
+export function dashboardRoutes(database: Database, config: Pick<Config, 'DASHBOARD_TOKEN'>, options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS): Route[] {
   const page = readFileSync(here('dashboard.html'));
   const script = readFileSync(here('dashboard.js'));
   const style = readFileSync(here('dashboard.css'));
@@ -263,7 +245,7 @@ export function dashboardRoutes(
       path: '/api/dashboard',
       async handler(req, res) {
         authorize(req);
-        const data = await dashboardData(database.db, options, sources);
+        const data = await dashboardData(database.db, options);
         for (const a of data.alerts) {
           if (warned.has(a.versionId)) continue;
           warned.add(a.versionId);
