@@ -2,7 +2,7 @@
 // pages and every configured platform adapter; on the embedded database it also runs the learner.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db/client.ts';
+import { openConfiguredDatabase, type Database } from './db/client.ts';
 import { log } from './log.ts';
 import { ChatService } from './chat/service.ts';
 import type { Adapter } from './chat/types.ts';
@@ -14,10 +14,6 @@ import { initBackend } from './model/backend.ts';
 import { LivePolicy } from './model/live-policy.ts';
 import { ensureLivePolicy } from './learn/bootstrap.ts';
 import { startLearnerSchedule } from './learn/schedule.ts';
-
-export function openConfiguredDatabase(config: Config): Promise<Database> {
-  return openDatabase({ url: config.DATABASE_URL, dataDir: config.PAIRWISE_DATA_DIR });
-}
 
 export interface App {
   database: Database;

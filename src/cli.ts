@@ -52,7 +52,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'apply database migrations and exit',
     usage: 'pairwise migrate',
     run: async (config) => {
-      const { openConfiguredDatabase } = await import('./app.ts');
+      const { openConfiguredDatabase } = await import('./db/client.ts');
       const database = await openConfiguredDatabase(config);
       console.log(`database at ${database.where} is up to date`);
       await database.close();
@@ -71,7 +71,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (config, values, positionals) => (await import('./policy-admin.ts')).policyCommand(config, positionals, Boolean(values.json)),
   },
   export: {
-    summary: 'write preference pairs as JSONL (HH-RLHF or TRL format)',
+    summary: 'write the preference pairs people voted for as JSONL (HH-RLHF or TRL format; imported pairs are not exported)',
     usage: 'pairwise export [--format hh|trl] [--out FILE] [--since DATE] [--platform NAME] [--with-users]',
     options: { format: { type: 'string' }, out: { type: 'string' }, since: { type: 'string' }, platform: { type: 'string' }, 'with-users': { type: 'boolean' } },
     run: async (config, values) => (await import('./data/export.ts')).exportCommand(config, values),

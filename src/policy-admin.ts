@@ -68,7 +68,7 @@ function table(versions: PolicyVersion[]): string {
 
 export async function policyCommand(config: Config, args: string[], json: boolean): Promise<number> {
   const [action, arg] = args;
-  const { openConfiguredDatabase } = await import('./app.ts');
+  const { openConfiguredDatabase } = await import('./db/client.ts');
   if (!action || !['list', 'rollback', 'promote', 'retire'].includes(action)) throw new ConfigError(USAGE);
   const database = await openConfiguredDatabase(config);
   const db = database.db;

@@ -1,7 +1,7 @@
 // `pairwise status`: is the database reachable, which version is live, how did the last learner
 // run end, and how many votes wait for the next one. Exit code 1 when the database is unreachable.
 import type { Config } from './config.ts';
-import { DatabaseError, openDatabase, type Database } from './db/client.ts';
+import { DatabaseError, openConfiguredDatabase, type Database } from './db/client.ts';
 import { lastRun, listPolicyVersions } from './db/queries.ts';
 import { describeRun, evaluationComparisons, liveVotesSince } from './db/reports.ts';
 import { parentMatches, ROLLBACK_COMMAND, type ParentMatch } from './learn/ratings.ts';
@@ -80,7 +80,7 @@ export function formatStatus(report: StatusReport, now = new Date()): string {
 export async function statusCommand(config: Pick<Config, 'DATABASE_URL' | 'PAIRWISE_DATA_DIR'>, json: boolean): Promise<number> {
   let database: Database;
   try {
-    database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PAIRWISE_DATA_DIR, poolSize: 2 });
+    database = await openConfiguredDatabase(config, 2);
   } catch (err) {
     if (!(err instanceof DatabaseError)) throw err;
     const error = redact(err.message);

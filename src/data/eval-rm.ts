@@ -42,7 +42,7 @@ async function* pairsOf(file: string, format: ReturnType<typeof parsePairFormat>
 export async function evalRmCommand(config: Config, positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
   if (positionals.length !== 1) throw new FormatError('pairwise eval-rm needs exactly one FILE: pairwise eval-rm FILE [--format hh|trl] [--json]');
   const { initBackend } = await import('../model/backend.ts');
-  const { openConfiguredDatabase } = await import('../app.ts');
+  const { openConfiguredDatabase } = await import('../db/client.ts');
   await initBackend(config.PAIRWISE_BACKEND);
   const database = await openConfiguredDatabase(config);
   try {

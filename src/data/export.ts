@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Config } from '../config.ts';
-import { openDatabase, type Tx } from '../db/client.ts';
+import { openConfiguredDatabase, type Tx } from '../db/client.ts';
 import { promptDetails } from '../db/pairs-io.ts';
 import { preferencePairs } from '../db/queries.ts';
 import { FormatError, pairRecord, parsePairFormat, type PairFormat } from './formats.ts';
@@ -72,7 +72,7 @@ export async function exportCommand(
     withUsers: Boolean(values['with-users']),
   };
   const file = typeof values.out === 'string' ? values.out : undefined;
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PAIRWISE_DATA_DIR, poolSize: 2 });
+  const database = await openConfiguredDatabase(config, 2);
   try {
     const out = file ? createWriteStream(file) : process.stdout;
     if (file) await once(out, 'open').catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot write ${file}: ${err.code ?? err.message}`)));

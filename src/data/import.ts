@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.ts';
-import { openDatabase, type Db } from '../db/client.ts';
+import { openConfiguredDatabase, type Db } from '../db/client.ts';
 import { insertImportedPairs, type NewImportedPair } from '../db/pairs-io.ts';
 import { contentHash, FormatError, LineError, parsePairFormat, readPairFile, type PairFormat } from './formats.ts';
 
@@ -84,7 +84,7 @@ export async function importCommand(
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar({ stream: process.stderr, format: 'importing |{bar}| {percentage}% of {total} bytes', hideCursor: true }, cliProgress.Presets.shades_classic)
     : undefined;
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PAIRWISE_DATA_DIR, poolSize: 2 });
+  const database = await openConfiguredDatabase(config, 2);
   bar?.start(size, 0);
   try {
     const summary = await importPairs(database.db, file, { format, skipBad: Boolean(values['skip-bad']), onProgress: (bytes) => bar?.update(Math.min(bytes, size)) });

@@ -39,6 +39,11 @@ export interface OpenOptions {
   poolSize?: number;
 }
 
+/** The database the settings name: PostgreSQL at DATABASE_URL, else PGlite under PAIRWISE_DATA_DIR. */
+export function openConfiguredDatabase(config: { DATABASE_URL?: string; PAIRWISE_DATA_DIR: string }, poolSize?: number): Promise<Database> {
+  return openDatabase({ url: config.DATABASE_URL, dataDir: config.PAIRWISE_DATA_DIR, poolSize });
+}
+
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const database = opts.url ? await openPg(opts.url, opts.poolSize ?? 10) : await openPglite(opts.dataDir ?? './data');
   try {
@@ -98,21 +103,50 @@ async function openPg(url: string, poolSize: number): Promise<Database> {
     );
   }
   const db = drizzle(pool, { schema }) as unknown as Db;
+  // drizzle-orm (0.45) checks a pool client out for a transaction and sends BEGIN before its
+  // try/finally: when the server goes away right then, that client is never released and the pool
+  // shrinks for good (found by scripts/load-votes.ts --outage). Here the pool lends the client to a
+  // single-client drizzle and always takes it back; a broken one is dropped by the pool on release.
+  const transaction = async (fn: Parameters<Db['transaction']>[0], config?: Parameters<Db['transaction']>[1]) => {
+    const client = await pool.connect();
+    try {
+      return await (drizzle(client, { schema }) as unknown as Db).transaction(fn, config);
+    } finally {
+      client.release();
+    }
+  };
+  void transaction;
   return {
     db,
     driver: 'pg',
     where,
     async listen(channel, onPayload, onError) {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-      client.on('error', (err) => onError?.(err));
-      client.on('end', () => onError?.(new Error('notification connection closed')));
+      // node-postgres reports one lost connection several times (the server's message, the socket
+      // error, then 'end'), and a failed connect ends too: the caller hears of a loss once, and only
+      // after listening began (a failed start is the exception listen() throws).
+      let listening = false;
+      let lost = false;
+      const fail = (err: Error) => {
+        if (!listening || lost) return;
+        lost = true;
+        onError?.(err);
+      };
+      client.on('error', fail);
+      client.on('end', () => fail(new Error('notification connection closed')));
       client.on('notification', (n) => {
         if (n.channel === channel) onPayload(n.payload ?? '');
       });
-      await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        await client.end().catch(() => {});
+        throw err;
+      }
+      listening = true;
       return async () => {
-        client.removeAllListeners('end');
+        lost = true;
         await client.end().catch(() => {});
       };
     },

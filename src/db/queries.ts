@@ -1,6 +1,6 @@
 // The queries the rest of Pairwise calls. Each takes a Db or a transaction handle (Tx).
 import { createHash } from 'node:crypto';
-import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { ChatUser, VoteChoice } from '../chat/types.ts';
 import type { Db, Tx } from './client.ts';
 import { notifyInTx } from './client.ts';
@@ -243,18 +243,24 @@ export async function recordVote(db: Db, prompt: Prompt, user: ChatUser, choice:
   });
 }
 
-/** Withdraws the voter's live vote; with `onlyChoice`, only if that is the live choice (removing an old reaction keeps a newer vote). */
+/**
+ * Withdraws the voter's live vote; with `onlyChoice`, only if that is the live choice (removing an
+ * old reaction keeps a newer vote). Idempotent: a vote already withdrawn (with that choice) answers
+ * 'withdrawn' again, so a redelivered removal, or a retry whose first attempt committed but lost
+ * its answer with the connection, tells the truth.
+ */
 export async function withdrawVote(db: Db, prompt: Prompt, user: ChatUser, onlyChoice?: VoteChoice): Promise<VoteResult> {
   const row = await findUser(db, user.platform, user.externalId);
   if (!row) return { kind: 'ignored', reason: 'no vote to withdraw' };
-  const conditions = [eq(votes.promptId, prompt.id), eq(votes.userId, row.id), isNull(votes.withdrawnAt)];
-  if (onlyChoice) conditions.push(eq(votes.choice, onlyChoice));
+  const mine = [eq(votes.promptId, prompt.id), eq(votes.userId, row.id), ...(onlyChoice ? [eq(votes.choice, onlyChoice)] : [])];
   const changed = await db
     .update(votes)
     .set({ withdrawnAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(...conditions))
+    .where(and(...mine, isNull(votes.withdrawnAt)))
     .returning({ id: votes.id });
-  return changed.length ? { kind: 'withdrawn' } : { kind: 'ignored', reason: 'no live vote with that choice' };
+  if (changed.length) return { kind: 'withdrawn' };
+  const [done] = await db.select({ id: votes.id }).from(votes).where(and(...mine, isNotNull(votes.withdrawnAt)));
+  return done ? { kind: 'withdrawn' } : { kind: 'ignored', reason: 'no live vote with that choice' };
 }
 
 export async function liveVote(tx: Tx, promptId: string, platform: string, externalId: string): Promise<VoteChoice | null> {

@@ -87,7 +87,7 @@ export async function ensureLivePolicy(database: Database, config: Pick<Config, 
 /** `pairwise bootstrap [--corpus FILE] [--force]` */
 export async function bootstrapCommand(config: Config, values: Record<string, string | boolean | undefined>): Promise<number> {
   const { initBackend } = await import('../model/backend.ts');
-  const { openConfiguredDatabase } = await import('../app.ts');
+  const { openConfiguredDatabase } = await import('../db/client.ts');
   await initBackend(config.PAIRWISE_BACKEND);
   const corpus = typeof values.corpus === 'string' ? values.corpus : config.CORPUS_PATH;
   const database = await openConfiguredDatabase(config);

@@ -45,7 +45,7 @@ export function startLearnerSchedule(database: Database, config: Config): Schedu
 
 async function openForLearning(config: Config): Promise<Database> {
   const { initBackend } = await import('../model/backend.ts');
-  const { openConfiguredDatabase } = await import('../app.ts');
+  const { openConfiguredDatabase } = await import('../db/client.ts');
   await initBackend(config.PAIRWISE_BACKEND);
   return openConfiguredDatabase(config);
 }

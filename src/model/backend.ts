@@ -14,6 +14,11 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { log } from '../log.ts';
 
 export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+/**
+ * A wasm-only kernel: LayerNorm over the last axis of x (N, C) with g, b (C) and attr
+ * `epsilon`, returning [y (N, C), mean (N, 1), rstd (N, 1)] (rstd = 1/√(var + ε)).
+ */
+export const LAYER_NORM_KERNEL = 'PairwiseLayerNorm';
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
@@ -114,6 +119,7 @@ function prepareWasm(): void {
   registerUnsortedSegmentSum();
   registerHeapSlices();
   registerAliasingCopies();
+  registerLayerNorm();
 }
 
 /** Registers `kernelFunc` for wasm under `kernelName`, replacing tfjs's own if present. */
@@ -249,5 +255,39 @@ function registerAliasingCopies(): void {
   replaceWasmKernel('Cast', (args) => {
     const x = (args.inputs as { x: tf.TensorInfo }).x;
     return x.dtype === (args.attrs as { dtype: string }).dtype && x.dtype !== 'string' ? alias(args.backend as BackendWasm, x) : cast(args);
+  });
+}
+
+/**
+ * LayerNorm as one kernel: composed of tfjs ops it takes nine, and at generation sizes each
+ * kernel's fixed cost (~10 µs) dominates; a JS loop over the heap is also faster at training
+ * sizes. Statistics accumulate in float64.
+ */
+function registerLayerNorm(): void {
+  tf.registerKernel({
+    kernelName: LAYER_NORM_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, g, b } = inputs as { x: tf.TensorInfo; g: tf.TensorInfo; b: tf.TensorInfo };
+      const eps = (attrs as { epsilon: number }).epsilon;
+      const wasm = backend as BackendWasm;
+      const C = x.shape[x.shape.length - 1];
+      const N = tf.util.sizeFromShape(x.shape) / C;
+      const outs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([N, 1], 'float32'), wasm.makeOutput([N, 1], 'float32')];
+      const [y, mean, rstd] = outs.map((t) => wasm.typedArrayFromHeap(t));
+      const [xs, gs, bs] = [x, g, b].map((t) => wasm.typedArrayFromHeap(t));
+      for (let r = 0, o = 0; r < N; r++, o += C) {
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += xs[o + c];
+        const m = sum / C;
+        let sq = 0;
+        for (let c = 0; c < C; c++) sq += (xs[o + c] - m) ** 2;
+        const s = 1 / Math.sqrt(sq / C + eps);
+        for (let c = 0; c < C; c++) y[o + c] = (xs[o + c] - m) * s * gs[c] + bs[c];
+        mean[r] = m;
+        rstd[r] = s;
+      }
+      return outs;
+    },
   });
 }

@@ -48,17 +48,18 @@ export async function generate(model: GPT, promptIds: number[], opts: GenerateOp
   const rand = mulberry32(seed);
   const samples: Sample[] = Array.from({ length: numSamples }, () => ({ tokenIds: [], logprobs: [] }));
   const done: boolean[] = new Array(numSamples).fill(false);
+  const scratch = { probs: new Float64Array(vocabSize), sorted: new Float64Array(vocabSize) };
   const step = opts.useCache === false ? fullRecompute(model, prompt, numSamples) : cachedSteps(model, prompt, numSamples);
   try {
     let next: number[] | undefined; // tokens fed at this step; undefined = the prompt
     for (let t = 0; t < maxNewTokens; t++) {
       const last = step.logits(next); // (B, V) logits of the next position
-      const rows = await last.data();
+      const rows = (await last.data()) as Float32Array;
       last.dispose();
       next = samples.map((sample, b) => {
         if (done[b]) return Math.max(eotId, 0); // finished rows still fill the batch; ignored
         const row = rows.subarray(b * vocabSize, (b + 1) * vocabSize);
-        const token = sampleToken(row, temperature, topP, rand);
+        const token = sampleToken(row, temperature, topP, rand, scratch);
         sample.tokenIds.push(token);
         sample.logprobs.push(logSoftmaxAt(row, token));
         done[b] = token === eotId;
@@ -94,7 +95,7 @@ function cachedSteps(model: GPT, prompt: number[], batch: number): Stepper {
   return {
     logits: (next) =>
       tf.tidy(() => {
-        const ids = next ? tf.tensor2d(next, [batch, 1], 'int32') : tf.tensor2d(repeatRows(prompt, batch), [batch, prompt.length], 'int32');
+        const ids = next ? tf.tensor2d(next, [batch, 1], 'int32') : tf.tensor2d(Array.from({ length: batch }, () => prompt), [batch, prompt.length], 'int32');
         return lastPosition(model.forwardCached(ids, cache).logits);
       }),
     dispose: () => cache.dispose(),
@@ -113,18 +114,14 @@ function fullRecompute(model: GPT, prompt: number[], batch: number): Stepper {
   };
 }
 
-function repeatRows(ids: number[], batch: number): number[][] {
-  return Array.from({ length: batch }, () => ids);
-}
-
 /** logits (B, T, V) → (B, V) of position T-1. */
 function lastPosition(logits: tf.Tensor3D): tf.Tensor2D {
   const [B, T, V] = logits.shape;
-  return tf.reshape(tf.slice(logits, [0, T - 1, 0], [B, 1, V]), [B, V]);
+  return tf.reshape(T === 1 ? logits : tf.slice(logits, [0, T - 1, 0], [B, 1, V]), [B, V]);
 }
 
 /** log softmax(row)[token] in float64. */
-function logSoftmaxAt(row: Float32Array | Int32Array | Uint8Array, token: number): number {
+function logSoftmaxAt(row: Float32Array, token: number): number {
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   let sum = 0;
@@ -132,29 +129,41 @@ function logSoftmaxAt(row: Float32Array | Int32Array | Uint8Array, token: number
   return row[token] - max - Math.log(sum);
 }
 
-/** Draws from softmax(row / temperature) restricted to its top-p nucleus. */
-function sampleToken(row: Float32Array | Int32Array | Uint8Array, temperature: number, topP: number, rand: () => number): number {
+/**
+ * Draws from softmax(row / temperature) restricted to its top-p nucleus: the most likely tokens
+ * whose probabilities add up to topP (ties at the cut are kept). Sorting the values of a typed
+ * array finds the cut ~10x faster than sorting token indices with a comparator.
+ */
+function sampleToken(
+  row: Float32Array,
+  temperature: number,
+  topP: number,
+  rand: () => number,
+  scratch: { probs: Float64Array; sorted: Float64Array },
+): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
   if (temperature === 0) return best;
-  const probs = new Float64Array(row.length);
+  const { probs, sorted } = scratch; // probs unnormalised
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += probs[i] = Math.exp((row[i] - row[best]) / temperature);
-  let order: number[];
-  let mass = sum;
+  let cut = 0;
   if (topP < 1) {
-    order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
-    let kept = 0;
-    mass = 0;
-    while (kept < order.length && mass < topP * sum) mass += probs[order[kept++]];
-    order.length = kept;
-  } else {
-    order = Array.from(probs.keys());
+    sorted.set(probs);
+    sorted.sort(); // ascending
+    let k = sorted.length;
+    for (let mass = 0; k > 0 && mass < topP * sum; ) mass += sorted[--k];
+    cut = sorted[k];
   }
+  let mass = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] >= cut) mass += probs[i];
   let u = rand() * mass;
-  for (const i of order) {
+  let last = best;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] < cut) continue;
     u -= probs[i];
+    last = i;
     if (u < 0) return i;
   }
-  return order[order.length - 1]; // u fell on the rounding edge
+  return last; // u fell on the rounding edge
 }

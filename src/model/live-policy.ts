@@ -39,6 +39,9 @@ interface Loaded {
   replaced: boolean;
 }
 
+/** Wait before listening again after the notification connection is lost. */
+const LISTEN_RETRY_MS = 5000;
+
 /** A byte-level model can sample control bytes (NUL among them): a posted reply never holds them. */
 function printable(text: string): string {
   return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').trim();
@@ -84,22 +87,32 @@ export class LivePolicy implements Responder {
     this.poller.unref();
   }
 
-  private async listen(): Promise<void> {
+  /** Listens for publishes; `again` after a lost connection, when a publish may have gone unheard. */
+  private async listen(again = false): Promise<void> {
+    if (this.stopped) return;
     try {
-      this.stopListening = await this.database.listen(
+      const stop = await this.database.listen(
         q.POLICY_CHANNEL,
         () => void this.reload(),
         (err) => {
           // The poll keeps reloads coming; try to listen again a little later.
           log.warn('policy notifications lost, polling until they are back', { err: err.message });
           this.stopListening = undefined;
-          if (!this.stopped) setTimeout(() => void this.listen(), 5000).unref();
+          this.listenLater();
         },
       );
+      if (this.stopped) return await stop();
+      this.stopListening = stop;
+      // A version published while nobody listened was announced to no one.
+      if (again) await this.reload();
     } catch (err) {
       log.warn('cannot listen for policy notifications, polling instead', { err: (err as Error).message });
-      if (!this.stopped) setTimeout(() => void this.listen(), 5000).unref();
+      this.listenLater();
     }
+  }
+
+  private listenLater(): void {
+    if (!this.stopped) setTimeout(() => void this.listen(true), LISTEN_RETRY_MS).unref();
   }
 
   liveVersion(): number | null {
@@ -243,7 +256,7 @@ export class LivePolicy implements Responder {
 export async function generateCommand(config: Config, text: string): Promise<number> {
   if (!text.trim()) throw new Error('give the message to answer: pairwise generate "hello"');
   const { initBackend } = await import('./backend.ts');
-  const { openConfiguredDatabase } = await import('../app.ts');
+  const { openConfiguredDatabase } = await import('../db/client.ts');
   const { ensureLivePolicy } = await import('../learn/bootstrap.ts');
   await initBackend(config.PAIRWISE_BACKEND);
   const database = await openConfiguredDatabase(config);

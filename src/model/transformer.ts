@@ -11,6 +11,7 @@
 // naive loop (~0.4-2 GFLOP/s). So `matMul` below transposes explicitly, also in the backward
 // pass, and runs attention's batched products as a stack of 2D ones.
 import * as tf from '@tensorflow/tfjs-core';
+import { LAYER_NORM_KERNEL } from './backend.ts';
 import { mulberry32, normalArray } from './prng.ts';
 
 export interface ModelConfig {
@@ -28,7 +29,7 @@ export interface ModelConfig {
 
 /**
  * Named sizes (vocabSize comes from the tokenizer). Parameter counts with a 2,048 vocab:
- * tiny 93,345 (for tests), small 1,074,049 (the default). See countParams.
+ * tiny 93,089 (for tests), small 1,072,001 (the default). See countParams.
  */
 export const MODEL_SIZES = {
   tiny: { contextLength: 64, nLayer: 2, nHead: 2, nEmbd: 32 },
@@ -110,11 +111,21 @@ export function validateConfig(cfg: ModelConfig): void {
 // ---------------------------------------------------------------------------------------------
 // Ops, in order of use.
 
-/** tf.customGrad for plain tensor arguments (its own typing takes one variadic union). */
+/**
+ * An op with a hand-written gradient: tf.customGrad under a gradient tape, the plain forward
+ * otherwise (a custom gradient's scope costs ~30 µs a call, which adds up over a generation).
+ */
 function withGradient<A extends tf.Tensor[]>(
   f: (...args: [...A, tf.GradSaveFunc]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] },
 ): (...args: A) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
+  const custom = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
+  return (...args: A) => (taping() ? custom(...args) : f(...args, () => {}).value);
+}
+
+/** Whether ops now run under a gradient tape (taping ops outside custom-gradient forwards). */
+function taping(): boolean {
+  const { gradientDepth, kernelDepth } = tf.engine().state;
+  return gradientDepth > 0 && kernelDepth === 0;
 }
 
 /** a·b for (m,k)x(k,n) or (N,m,k)x(N,k,n), in the fastest form the backend has (see top). */
@@ -122,19 +133,7 @@ function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
   const [m, k] = a.shape.slice(-2);
   if (a.rank === 3 && m * k * b.shape[2]! < LOOP_MIN_MACS) return tf.matMul(a, b);
-  return taping() ? wasmMatMul(a, b) : plainMatMul(a, b);
-}
-
-/** Whether ops now run under a gradient tape (otherwise custom gradients are dead weight). */
-function taping(): boolean {
-  const { gradientDepth, kernelDepth } = tf.engine().state;
-  return gradientDepth > 0 && kernelDepth === 0;
-}
-
-function plainMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (a.rank === 2) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  return tf.stack((tf.unstack(a) as tf.Tensor2D[]).map((ai, i) => tf.matMul(ai, bs[i])));
+  return wasmMatMul(a, b);
 }
 
 /** Swaps the last two axes. */
@@ -142,11 +141,20 @@ function transposeLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [0, 2, 1]);
 }
 
+/** a·bᵀ for (N,m,k)x(N,n,k). Small products (generation steps) take wasm's batched kernel, whose transposed form is no slower. */
+function matMulTransposeB(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor {
+  const [, m, k] = a.shape;
+  if (tf.getBackend() !== 'wasm' || m * k * b.shape[1] < LOOP_MIN_MACS) return tf.matMul(a, b, false, true);
+  return matMul(a, transposeLast(b));
+}
+
 // Plain 2D matMuls forward and backward: dA = dY·Bᵀ and dB = Aᵀ·dY with explicit transposes.
 const wasmMatMul = withGradient((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
+  const bs = a.rank === 3 ? (tf.unstack(b) as tf.Tensor2D[]) : [];
+  const value = a.rank === 2 ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : tf.stack((tf.unstack(a) as tf.Tensor2D[]).map((ai, i) => tf.matMul(ai, bs[i])));
   return {
-    value: plainMatMul(a, b),
+    value,
     gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [matMul(dy, transposeLast(sb)), matMul(transposeLast(sa), dy)],
   };
 });
@@ -169,12 +177,27 @@ function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   return tf.add(matMul(x, w), b);
 }
 
-/** LayerNorm over the last axis of (N, C). */
+/** LayerNorm over the last axis of (N, C); on wasm one fused kernel (see backend.ts) instead of nine. */
 function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  if (tf.getBackend() === 'wasm') return fusedLayerNorm(x, g, b) as tf.Tensor2D;
   const centred = tf.sub(x, tf.mean(x, -1, true));
   const variance = tf.mean(tf.square(centred), -1, true);
   return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, LN_EPS))), g), b);
 }
+
+const fusedLayerNorm = withGradient((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, g, b }, { epsilon: LN_EPS }) as tf.Tensor[];
+  save([x, g, mean, rstd]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, [sx, sg, sm, sr]: tf.Tensor[]) => {
+      const xhat = tf.mul(tf.sub(sx, sm), sr); // (N, C)
+      const dxhat = tf.mul(dy, sg);
+      const dx = tf.mul(sr, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))));
+      return [dx, tf.sum(tf.mul(dy, xhat), 0), tf.sum(dy, 0)];
+    },
+  };
+});
 
 // GPT-2's gelu_new, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as x·σ(2·that) (the same
 // function): wasm's sigmoid is vectorised, its tanh ~13x slower. Hand-written gradient: fewer ops.
@@ -203,13 +226,13 @@ function causalBias(tq: number, tk: number): tf.Tensor2D {
 }
 
 /**
- * Moves axes of x (B, T, H, hs) given as (B·T, C) by `perm` and flattens the result to `shape`.
- * With T = 1 (a generation step) the permutations used here keep the memory order, so a
- * reshape does: it saves four transpose kernels per layer and step.
+ * (B·T, C) → (B·H, T, hs): heads become batch entries of the attention matMuls. With T = 1 (a
+ * generation step) the memory order does not change, so a reshape does.
  */
-function permuteHeads(x: tf.Tensor, B: number, T: number, H: number, perm: number[], shape: number[]): tf.Tensor {
-  const moved = T === 1 ? x : tf.transpose(tf.reshape(x, [B, T, H, x.shape[x.rank - 1]! / H]), perm);
-  return tf.reshape(moved, shape);
+function splitHeads(x: tf.Tensor, B: number, T: number, H: number): tf.Tensor3D {
+  const hs = x.shape[1]! / H;
+  const moved = T === 1 ? x : tf.transpose(tf.reshape(x, [B, T, H, hs]), [0, 2, 1, 3]);
+  return tf.reshape(moved, [B * H, T, hs]);
 }
 
 /**
@@ -223,20 +246,18 @@ export function tokenLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Ten
   if (targets.shape[0] !== B || targets.shape[1] !== T) {
     throw new Error(`tokenLogProbs: targets shape [${targets.shape}] must match logits [${B},${T},…]`);
   }
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(tf.reshape(tf.cast(targets, 'int32'), [B * T]), V); // (B·T, V)
-    return tf.reshape(logProbsOf(tf.reshape(logits, [B * T, V]), onehot), [B, T]);
-  });
+  return tf.tidy(() => tf.reshape(logProbsOf(tf.reshape(logits, [B * T, V]), tf.reshape(tf.cast(targets, 'int32'), [B * T])), [B, T]));
 }
 
-const logProbsOf = withGradient((x: tf.Tensor, onehot: tf.Tensor, save: tf.GradSaveFunc) => {
+const logProbsOf = withGradient((x: tf.Tensor, targets: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [N, V] = x.shape as [number, number];
   const p = tf.softmax(x); // (N, V)
-  const picked = tf.sum(tf.mul(x, onehot), -1); // x[target], (N)
-  const value = tf.add(tf.sub(picked, tf.max(x, -1)), tf.log(tf.max(p, -1)));
-  save([p, onehot]);
+  const flat = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets); // where x[n, target n] sits
+  const picked = tf.gather(tf.reshape(x, [N * V]), flat); // (N); no gradient needed inside a custom op
+  save([p, targets]);
   return {
-    value,
-    gradFunc: (dy: tf.Tensor, [sp, so]: tf.Tensor[]) => [tf.mul(tf.sub(so, sp), tf.expandDims(dy, -1)), tf.zerosLike(so)],
+    value: tf.add(tf.sub(picked, tf.max(x, -1)), tf.log(tf.max(p, -1))),
+    gradFunc: (dy: tf.Tensor, [sp, st]: tf.Tensor[]) => [tf.mul(tf.sub(tf.oneHot(st, V), sp), tf.expandDims(dy, -1)), tf.zerosLike(st)],
   };
 });
 
@@ -251,7 +272,8 @@ const logProbsOf = withGradient((x: tf.Tensor, onehot: tf.Tensor, save: tf.GradS
 export class KVCache {
   /** Positions processed so far (the same for every row). */
   length = 0;
-  private layers: { kT: tf.Tensor3D /* (B·H, hs, length) */; v: tf.Tensor3D /* (B·H, length, hs) */ }[] = [];
+  // Appending along the middle axis keeps concat cheap: wasm's concat copies one run per outer row.
+  private layers: { k: tf.Tensor3D /* (B·H, length, hs) */; v: tf.Tensor3D /* (B·H, length, hs) */ }[] = [];
 
   constructor(
     readonly batch: number,
@@ -259,19 +281,19 @@ export class KVCache {
     readonly headT: tf.Tensor2D,
   ) {}
 
-  /** Appends this step's keys (B·H, hs, Tnew) and values (B·H, Tnew, hs); returns the full ones. */
-  append(layer: number, kT: tf.Tensor3D, v: tf.Tensor3D): { kT: tf.Tensor3D; v: tf.Tensor3D } {
+  /** Appends this step's keys and values (B·H, Tnew, hs); returns all of them (B·H, length, hs). */
+  append(layer: number, k: tf.Tensor3D, v: tf.Tensor3D): { k: tf.Tensor3D; v: tf.Tensor3D } {
     const old = this.layers[layer];
-    const next = old ? { kT: tf.concat([old.kT, kT], 2), v: tf.concat([old.v, v], 1) } : { kT: tf.clone(kT), v: tf.clone(v) };
-    tf.keep(next.kT);
+    const next = old ? { k: tf.concat([old.k, k], 1), v: tf.concat([old.v, v], 1) } : { k: tf.clone(k), v: tf.clone(v) };
+    tf.keep(next.k);
     tf.keep(next.v);
-    if (old) tf.dispose([old.kT, old.v]);
+    if (old) tf.dispose([old.k, old.v]);
     this.layers[layer] = next;
     return next;
   }
 
   dispose(): void {
-    for (const l of this.layers) tf.dispose([l.kT, l.v]);
+    for (const l of this.layers) tf.dispose([l.k, l.v]);
     this.layers = [];
     this.headT.dispose();
   }
@@ -382,12 +404,12 @@ abstract class Transformer {
     const hs = C / H;
     const w = (name: string) => this.p(`h.${i}.attn.${name}`);
     const [q, k, v] = tf.split(linear(x, w('c_attn.w'), w('c_attn.b')), 3, 1); // 3 × (B·T, C)
-    const qh = permuteHeads(tf.mul(q, 1 / Math.sqrt(hs)), B, T, H, [0, 2, 1, 3], [B * H, T, hs]); // pre-scaled
-    let kT = permuteHeads(k, B, T, H, [0, 2, 3, 1], [B * H, hs, T]) as tf.Tensor3D;
-    let vh = permuteHeads(v, B, T, H, [0, 2, 1, 3], [B * H, T, hs]) as tf.Tensor3D;
-    if (cache) ({ kT, v: vh } = cache.append(i, kT, vh)); // now over all Tk = past + T positions
-    const tk = kT.shape[2];
-    let scores = matMul(qh, kT); // (B·H, T, Tk)
+    const qh = splitHeads(tf.mul(q, 1 / Math.sqrt(hs)), B, T, H); // (B·H, T, hs), pre-scaled
+    let kh = splitHeads(k, B, T, H);
+    let vh = splitHeads(v, B, T, H);
+    if (cache) ({ k: kh, v: vh } = cache.append(i, kh, vh)); // now over all Tk = past + T positions
+    const tk = kh.shape[1];
+    let scores = matMulTransposeB(qh, kh); // (B·H, T, Tk)
     if (T > 1) scores = tf.add(scores, causalBias(T, tk)); // one new position may see every key
     const y = matMul(tf.softmax(scores), vh); // (B·H, T, hs) = (B, H, T, hs)
     const merged = T === 1 ? tf.reshape(y, [B, C]) : tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hs]), [0, 2, 1, 3]), [B * T, C]);
