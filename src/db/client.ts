@@ -37,6 +37,8 @@ export interface OpenOptions {
   dataDir?: string;
   /** Connections in the pg pool. */
   poolSize?: number;
+  /** Where the SQL migrations are (tests point it at a broken copy). */
+  migrationsFolder?: string;
 }
 
 /** The database the settings name: PostgreSQL at DATABASE_URL, else PGlite under PAIRWISE_DATA_DIR. */
@@ -47,22 +49,24 @@ export function openConfiguredDatabase(config: { DATABASE_URL?: string; PAIRWISE
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const database = opts.url ? await openPg(opts.url, opts.poolSize ?? 10) : await openPglite(opts.dataDir ?? './data');
   try {
-    await migrate(database);
+    await migrate(database, opts.migrationsFolder ?? MIGRATIONS);
   } catch (err) {
     await database.close();
-    throw new DatabaseError(`Migrating the database at ${database.where} failed, nothing was changed: ${(err as Error).message}`);
+    // drizzle wraps the server's error in "Failed query: <the whole SQL>"; the cause says what went wrong.
+    const reason = ((err as { cause?: Error }).cause ?? (err as Error)).message.split('\n')[0];
+    throw new DatabaseError(`Migrating the database at ${database.where} failed, nothing was changed: ${reason}`);
   }
   return database;
 }
 
-async function migrate(database: Database): Promise<void> {
+async function migrate(database: Database, migrationsFolder: string): Promise<void> {
   const run = async () => {
     if (database.driver === 'pg') {
       const { migrate: pgMigrate } = await import('drizzle-orm/node-postgres/migrator');
-      await pgMigrate(database.db as never, { migrationsFolder: MIGRATIONS });
+      await pgMigrate(database.db as never, { migrationsFolder });
     } else {
       const { migrate: liteMigrate } = await import('drizzle-orm/pglite/migrator');
-      await liteMigrate(database.db as never, { migrationsFolder: MIGRATIONS });
+      await liteMigrate(database.db as never, { migrationsFolder });
     }
   };
   // Many bot processes may start at once against one server: one migrates, the others wait.
@@ -115,7 +119,7 @@ async function openPg(url: string, poolSize: number): Promise<Database> {
       client.release();
     }
   };
-  void transaction;
+  db.transaction = transaction as Db['transaction'];
   return {
     db,
     driver: 'pg',
