@@ -33,6 +33,15 @@ describe('gateDecision', () => {
     expect(gateDecision({ ...live, meanReward: 0.04 }, live, cfg).pass).toBe(false);
   });
 
+  it('rejects a reward gain that comes with longer replies (a reward model paying for length)', () => {
+    // Figures of scripts/reward-hacking.ts: replies 20.7 -> 26.3 tokens while reward rose by 0.57.
+    const longer = { ...better, meanReward: 0.57, meanLength: 26.3 * (live.meanLength / 20.7) };
+    expect(gateDecision(longer, live, cfg)).toMatchObject({ pass: false, reason: expect.stringMatching(/grew 1\.27x longer .*paying for length/) });
+    // Shorter replies with more reward are fine, and so is a small growth.
+    expect(gateDecision({ ...better, meanLength: 12 }, live, cfg).pass).toBe(true);
+    expect(gateDecision({ ...better, meanLength: 23 }, live, cfg).pass).toBe(true);
+  });
+
   it('rejects a collapsed policy even when its reward is higher', () => {
     const collapsed = { ...better, meanReward: 2, distinct2: 0.2 };
     expect(gateDecision(collapsed, live, cfg)).toMatchObject({ pass: false, reason: expect.stringMatching(/distinct-2 collapsed/) });

@@ -37,7 +37,7 @@ function settings(gate: Partial<LearnerConfig>): CycleSettings {
   };
 }
 /** A gate any sane candidate passes (the pipeline under test, not the policy's quality). */
-const OPEN_GATE = { gateMinRewardMargin: -1e6, gateMaxKl: 1e6, gateMaxLengthRatio: 1e6, gateDistinct2CollapseFactor: 1e6, gateMaxSignalWorsening: 1e6 };
+const OPEN_GATE = { gateMinRewardMargin: -1e6, gateMaxKl: 1e6, gateMaxLengthRatio: 1e6, gateMaxLengthGrowth: 1e6, gateDistinct2CollapseFactor: 1e6, gateMaxSignalWorsening: 1e6 };
 /** A gate no candidate can pass: the margin is unreachable. */
 const CLOSED_GATE = { gateMinRewardMargin: 1e6 };
 

@@ -91,6 +91,8 @@ export interface LearnerConfig {
   gateDistinct2CollapseFactor: number;
   /** Reject when the mean reply length moves by more than this factor (either way) from the live policy's. */
   gateMaxLengthRatio: number;
+  /** Reject a reward gain that comes with replies longer by more than this factor: the reward model likely pays for length (measured: a length-paying reward model's PPO grew replies 1.27x and passed a 3x bound). */
+  gateMaxLengthGrowth: number;
   /** Reject a reward gain while identical-pair or repetition share rises by more than this (absolute). */
   gateMaxSignalWorsening: number;
   /** Held-out prompts sampled (two replies each) for the gate's measurements. */
@@ -144,6 +146,7 @@ export const defaultLearnerConfig: Readonly<LearnerConfig> = Object.freeze({
   gateMaxKl: 30,
   gateDistinct2CollapseFactor: 2,
   gateMaxLengthRatio: 3,
+  gateMaxLengthGrowth: 1.2,
   gateMaxSignalWorsening: 0.15,
   gateHeldOutPrompts: 32,
   gateTemperature: 1,
@@ -183,7 +186,7 @@ const POSITIVES = [
 const NON_NEGATIVES = ['rmWeightDecay', 'valueCoef', 'initKlCoef', 'lengthPenalty', 'gateMaxSignalWorsening'] as const;
 const FINITES = ['missingEotReward', 'gateMinRewardMargin'] as const;
 const UNIT = ['gamma', 'lambda'] as const;
-const AT_LEAST_ONE = ['gateDistinct2CollapseFactor', 'gateMaxLengthRatio'] as const;
+const AT_LEAST_ONE = ['gateDistinct2CollapseFactor', 'gateMaxLengthRatio', 'gateMaxLengthGrowth'] as const;
 
 /** The defaults with `overrides` applied; throws one line naming the first bad value. */
 export function learnerConfig(overrides: Partial<LearnerConfig> = {}): LearnerConfig {

@@ -133,6 +133,9 @@ export function gateDecision(candidate: PolicyEvaluation, live: PolicyEvaluation
     return reject(`mean reply length moved from ${fmt(live.meanLength)} to ${fmt(candidate.meanLength)} tokens (beyond ${cfg.gateMaxLengthRatio}x)`);
   }
   const gain = candidate.meanReward - live.meanReward;
+  if (gain > 0 && ratio > cfg.gateMaxLengthGrowth) {
+    return reject(`reward rose by ${fmt(gain)} while replies grew ${fmt(ratio)}x longer (bound ${cfg.gateMaxLengthGrowth}x): likely paying for length`);
+  }
   if (gain > 0) {
     const worse = (
       [
