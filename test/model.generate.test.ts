@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/model/backend.ts';
-import { generate, type GenerateOptions } from '../src/model/generate.ts';
+import { generate, nucleusCut, type GenerateOptions } from '../src/model/generate.ts';
+import { mulberry32 } from '../src/model/prng.ts';
 import { GPT, MODEL_SIZES, tokenLogProbs } from '../src/model/transformer.ts';
 
 const CFG = { ...MODEL_SIZES.tiny, contextLength: 48, vocabSize: 53 };
@@ -14,6 +15,24 @@ beforeAll(async () => {
   model = new GPT(CFG, { seed: 5 });
 });
 afterAll(() => model.dispose());
+
+describe('nucleusCut', () => {
+  it('finds the smallest kept probability as a full sort would, ties included', () => {
+    const rand = mulberry32(3);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(rand() * 60);
+      // Few distinct values make ties common.
+      const values = Float64Array.from({ length: n }, () => (trial % 2 ? Math.floor(rand() * 5) + 1 : Math.exp(-8 * rand())));
+      const sum = values.reduce((a, b) => a + b, 0);
+      const topP = [0.01, 0.3, 0.5, 0.9, 0.999][trial % 5];
+      const sorted = [...values].sort((a, b) => b - a);
+      let mass = 0;
+      let k = 0;
+      while (mass < topP * sum) mass += sorted[k++];
+      expect(nucleusCut(values.slice(), topP * sum)).toBe(sorted[k - 1]);
+    }
+  });
+});
 
 describe('generate', () => {
   it('is deterministic for a seed and varies across seeds', async () => {

@@ -14,12 +14,15 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { log } from '../log.ts';
 
 export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
 /**
  * A wasm-only kernel: LayerNorm over the last axis of x (N, C) with g, b (C) and attr
  * `epsilon`, returning [y (N, C), mean (N, 1), rstd (N, 1)] (rstd = 1/√(var + ε)).
  */
 export const LAYER_NORM_KERNEL = 'PairwiseLayerNorm';
-export type BackendName = (typeof BACKEND_NAMES)[number];
+/** A wasm-only kernel: x·σ(c1·x + c3·x³) elementwise (GPT-2's gelu_new with c1, c3 as attrs). */
+export const GELU_KERNEL = 'PairwiseGelu';
 
 /** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
 const TF_NAME: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -120,6 +123,7 @@ function prepareWasm(): void {
   registerHeapSlices();
   registerAliasingCopies();
   registerLayerNorm();
+  registerGelu();
 }
 
 /** Registers `kernelFunc` for wasm under `kernelName`, replacing tfjs's own if present. */
@@ -288,6 +292,26 @@ function registerLayerNorm(): void {
         rstd[r] = s;
       }
       return outs;
+    },
+  });
+}
+
+/** GELU as one kernel, for the small tensors of generation steps, where kernel count dominates. */
+function registerGelu(): void {
+  tf.registerKernel({
+    kernelName: GELU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      const { c1, c3 } = attrs as { c1: number; c3: number };
+      const wasm = backend as BackendWasm;
+      const out = wasm.makeOutput(x.shape, 'float32');
+      const [xs, ys] = [wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(out)];
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        ys[i] = v / (1 + Math.exp(-v * (c1 + c3 * v * v)));
+      }
+      return out;
     },
   });
 }
