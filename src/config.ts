@@ -41,6 +41,7 @@ const schema = z.object({
   LEARNER_CRON: z.string().default('*/15 * * * *'),
   LEARNER_MIN_PAIRS: int(1, 1_000_000).default(16),
   LEARNER_MAX_PAIRS: int(1, 1_000_000).default(1000),
+  LEARNER_MAX_VOTES_PER_USER: int(1, 1_000_000).default(50),
   LEARNER_ALGORITHM: z.enum(['ppo', 'dpo']).default('ppo'),
   LEARNER_IN_PROCESS: bool.optional(),
   STAGED_ROLLOUT: bool.default(false),

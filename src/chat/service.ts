@@ -6,7 +6,7 @@ import type { ContextTurn, SamplingSettings } from '../db/schema.ts';
 import { log } from '../log.ts';
 import { metrics } from '../metrics.ts';
 import { isTransientDbError, retrying } from './retry.ts';
-import { UNKNOWN_PROMPT, type ChatHandler, type ChatReply, type ChatUser, type IncomingMessage, type IncomingReaction, type Platform, type VoteOutcome } from './types.ts';
+import { UNKNOWN_PROMPT, UNPAIRED_SURROGATE, type ChatHandler, type ChatReply, type ChatUser, type IncomingMessage, type IncomingReaction, type Platform, type VoteOutcome } from './types.ts';
 
 /** One candidate reply as the policy produced it, with what the learner needs to train on it. */
 export interface GeneratedReply {
@@ -89,7 +89,7 @@ export class ChatService implements ChatHandler {
   private checkText(text: string): string | null {
     if (text.length === 0) return 'Send me some text and I will answer with two replies. Say "help" to learn how voting works.';
     if (text.includes('\u0000')) return 'Your message contains a NUL character, which I cannot store. Please remove it and send again.';
-    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) {
+    if (UNPAIRED_SURROGATE.test(text)) {
       return 'Your message contains a broken character (an unpaired UTF-16 surrogate). Please retype it and send again.';
     }
     if (text.length > this.opts.maxMessageChars) {
@@ -192,16 +192,16 @@ export class ChatService implements ChatHandler {
     // Votes are what the bot learns from: keep retrying through a database outage.
     return retrying(async () => {
       const db = this.database.db;
-      const prompt = await q.findPromptId(db, reaction.target);
-      if (!prompt) return { kind: 'ignored', reason: UNKNOWN_PROMPT } as const;
-      const rules = { allowOwnPrompt: this.opts.allowVoteOnOwnPrompt };
-      const result =
+      // One statement each in the common case: reactions are the hot path.
+      const voted =
         reaction.action === 'add'
-          ? await q.recordVote(db, prompt, reaction.user, reaction.choice, rules)
-          : await q.withdrawVote(db, prompt, reaction.user, reaction.anyChoice ? undefined : reaction.choice);
+          ? await q.voteOn(db, reaction.target, reaction.user, reaction.choice, { allowOwnPrompt: this.opts.allowVoteOnOwnPrompt })
+          : await q.withdrawOn(db, reaction.target, reaction.user, reaction.anyChoice ? undefined : reaction.choice);
+      if (!voted) return { kind: 'ignored', reason: UNKNOWN_PROMPT } as const;
+      const { result, promptId } = voted;
       if (result.kind === 'stored') metrics.votes.inc({ platform: reaction.user.platform, choice: result.choice });
       if (result.kind === 'withdrawn') metrics.votes.inc({ platform: reaction.user.platform, choice: 'withdrawn' });
-      return result.kind === 'ignored' ? result : { ...result, promptId: prompt.id };
+      return result.kind === 'ignored' ? result : { ...result, promptId };
     }, this.opts.voteRetryMs);
   }
 }

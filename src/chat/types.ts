@@ -55,6 +55,9 @@ export interface IncomingReaction {
   anyChoice?: boolean;
 }
 
+/** A UTF-16 surrogate without its other half: not a character, so no text or name may hold one. */
+export const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** The reason given when a reaction's target is not a message with candidates. */
 export const UNKNOWN_PROMPT = 'that message is not a pair of candidates';
 

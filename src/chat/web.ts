@@ -4,7 +4,7 @@
 //   DELETE /api/votes  { promptId, user }                     -> the withdrawn vote
 import { randomUUID } from 'node:crypto';
 import { HttpError, readJson, sendJson, type Route } from '../web/http.ts';
-import { UNKNOWN_PROMPT, VOTE_CHOICES, type ChatHandler, type ChatUser, type VoteChoice } from './types.ts';
+import { UNKNOWN_PROMPT, UNPAIRED_SURROGATE, VOTE_CHOICES, type ChatHandler, type ChatUser, type VoteChoice } from './types.ts';
 
 const MAX_NAME = 100;
 
@@ -15,15 +15,17 @@ function field(body: Record<string, unknown>, name: string, opts: { optional?: b
     throw new HttpError(400, `${name} is required`, name);
   }
   if (typeof value !== 'string') throw new HttpError(400, `${name} must be a string`, name);
-  if (opts.max !== undefined && (value.trim().length === 0 || value.length > opts.max)) {
-    throw new HttpError(400, `${name} must be 1 to ${opts.max} characters`, name);
+  if (opts.max !== undefined) {
+    if (value.trim().length === 0 || value.length > opts.max) throw new HttpError(400, `${name} must be 1 to ${opts.max} characters`, name);
+    // Names and ids are stored as given: PostgreSQL refuses NUL, and would silently turn a broken
+    // character into U+FFFD, so that two different names became one person.
+    if (value.includes('\u0000') || UNPAIRED_SURROGATE.test(value)) throw new HttpError(400, `${name} must not contain NUL or broken (unpaired UTF-16 surrogate) characters`, name);
   }
   return value;
 }
 
 function webUser(body: Record<string, unknown>): ChatUser {
   const name = field(body, 'user', { max: MAX_NAME })!;
-  if (name.includes('\u0000')) throw new HttpError(400, 'user must not contain NUL characters', 'user');
   return { platform: 'web', externalId: name, displayName: name, isBot: false };
 }
 

@@ -1,6 +1,6 @@
 // The queries the rest of Pairwise calls. Each takes a Db or a transaction handle (Tx).
 import { createHash } from 'node:crypto';
-import { and, desc, eq, gt, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { ChatUser, VoteChoice } from '../chat/types.ts';
 import type { Db, Tx } from './client.ts';
 import { notifyInTx } from './client.ts';
@@ -77,21 +77,25 @@ export interface VoteTally {
   both_bad: number;
 }
 
-/** Live votes per prompt, counted by choice. */
-async function tallies(tx: Tx, promptIds: string[]): Promise<Map<string, VoteTally>> {
+function byPrompt(rows: { promptId: string; choice: string; n: number }[]): Map<string, VoteTally> {
   const out = new Map<string, VoteTally>();
-  if (promptIds.length === 0) return out;
-  const rows = await tx
-    .select({ promptId: votes.promptId, choice: votes.choice, n: sql<number>`count(*)::int` })
-    .from(votes)
-    .where(and(inArray(votes.promptId, promptIds), isNull(votes.withdrawnAt)))
-    .groupBy(votes.promptId, votes.choice);
   for (const r of rows) {
     const t = out.get(r.promptId) ?? { a: 0, b: 0, tie: 0, both_bad: 0 };
     t[r.choice as VoteChoice] = r.n;
     out.set(r.promptId, t);
   }
   return out;
+}
+
+/** Live votes per prompt, counted by choice. */
+async function tallies(tx: Tx, promptIds: string[]): Promise<Map<string, VoteTally>> {
+  if (promptIds.length === 0) return new Map();
+  const rows = await tx
+    .select({ promptId: votes.promptId, choice: votes.choice, n: sql<number>`count(*)::int` })
+    .from(votes)
+    .where(and(inArray(votes.promptId, promptIds), isNull(votes.withdrawnAt)))
+    .groupBy(votes.promptId, votes.choice);
+  return byPrompt(rows);
 }
 
 /** The slot that won a prompt by majority of live A/B votes, or null when undecided. */
@@ -195,16 +199,21 @@ export async function attachPlatformMessage(tx: Tx, promptId: string, platformMe
   await tx.update(prompts).set({ platformMessageId }).where(eq(prompts.id, promptId));
 }
 
-export async function findPromptId(tx: Tx, target: { promptId: string } | { platform: string; platformMessageId: string }): Promise<Prompt | undefined> {
+/** How a reaction names a prompt: by its id (the playground) or by the platform message its candidates were posted in. */
+export type PromptTarget = { promptId: string } | { platform: string; platformMessageId: string };
+
+/** The SQL condition on prompts that `target` names; undefined when it can name none (not a uuid). */
+function targetCondition(target: PromptTarget): SQL | undefined {
   if ('promptId' in target) {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(target.promptId)) return undefined;
-    const [row] = await tx.select().from(prompts).where(eq(prompts.id, target.promptId));
-    return row;
+    return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(target.promptId) ? eq(prompts.id, target.promptId) : undefined;
   }
-  const [row] = await tx
-    .select()
-    .from(prompts)
-    .where(and(eq(prompts.platform, target.platform), eq(prompts.platformMessageId, target.platformMessageId)));
+  return and(eq(prompts.platform, target.platform), eq(prompts.platformMessageId, target.platformMessageId));
+}
+
+export async function findPromptId(tx: Tx, target: PromptTarget): Promise<Prompt | undefined> {
+  const where = targetCondition(target);
+  if (!where) return undefined;
+  const [row] = await tx.select().from(prompts).where(where);
   return row;
 }
 
@@ -217,50 +226,96 @@ export interface VoteRules {
   allowOwnPrompt: boolean;
 }
 
-async function voterRefusal(tx: Tx, prompt: Prompt, user: ChatUser, rules: VoteRules): Promise<{ user: User } | { reason: string }> {
-  const row = await upsertUser(tx, user);
-  if (row.isBot) return { reason: 'votes from bot accounts are ignored' };
-  if (row.optedOutAt) return { reason: 'this user has opted out' };
-  if (!rules.allowOwnPrompt && prompt.userId === row.id) return { reason: 'votes on replies to your own messages do not count here' };
-  return { user: row };
-}
-
-/** Stores or changes a vote: one row per (prompt, voter), the latest choice wins, repeats change nothing. */
-export async function recordVote(db: Db, prompt: Prompt, user: ChatUser, choice: VoteChoice, rules: VoteRules): Promise<VoteResult> {
-  return db.transaction(async (tx) => {
-    const voter = await voterRefusal(tx, prompt, user, rules);
-    if ('reason' in voter) return { kind: 'ignored', reason: voter.reason };
-    await tx
-      .insert(votes)
-      .values({ promptId: prompt.id, userId: voter.user.id, choice })
-      .onConflictDoUpdate({
-        target: [votes.promptId, votes.userId],
-        set: { choice, updatedAt: sql`now()`, withdrawnAt: null },
-        // A redelivered event for the live vote changes nothing, not even its timestamp.
-        setWhere: sql`${votes.choice} <> excluded.choice or ${votes.withdrawnAt} is not null`,
-      });
-    return { kind: 'stored', choice };
-  });
+/** Why a voter's vote does not count, or null when it does. */
+function voterRefusal(voter: Pick<User, 'id' | 'isBot' | 'optedOutAt'>, promptAuthor: number, rules: VoteRules): string | null {
+  if (voter.isBot) return 'votes from bot accounts are ignored';
+  if (voter.optedOutAt) return 'this user has opted out';
+  if (!rules.allowOwnPrompt && promptAuthor === voter.id) return 'votes on replies to your own messages do not count here';
+  return null;
 }
 
 /**
- * Withdraws the voter's live vote; with `onlyChoice`, only if that is the live choice (removing an
- * old reaction keeps a newer vote). Idempotent: a vote already withdrawn (with that choice) answers
- * 'withdrawn' again, so a redelivered removal, or a retry whose first attempt committed but lost
- * its answer with the connection, tells the truth.
+ * Stores or changes `user`'s vote on the prompt `target` names: one row per (prompt, voter), the
+ * latest choice wins, repeats change nothing. Null when no prompt answers to `target`.
+ * One statement, atomic on its own, because votes are the hot path (as a transaction after a prompt
+ * lookup it took five round trips and held the voter's row lock across three): it finds the prompt,
+ * upserts the voter as upsertUser does, stores the vote only when the voter may vote, and returns
+ * the voter's row to say why not.
  */
-export async function withdrawVote(db: Db, prompt: Prompt, user: ChatUser, onlyChoice?: VoteChoice): Promise<VoteResult> {
-  const row = await findUser(db, user.platform, user.externalId);
-  if (!row) return { kind: 'ignored', reason: 'no vote to withdraw' };
-  const mine = [eq(votes.promptId, prompt.id), eq(votes.userId, row.id), ...(onlyChoice ? [eq(votes.choice, onlyChoice)] : [])];
-  const changed = await db
-    .update(votes)
-    .set({ withdrawnAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(...mine, isNull(votes.withdrawnAt)))
-    .returning({ id: votes.id });
-  if (changed.length) return { kind: 'withdrawn' };
-  const [done] = await db.select({ id: votes.id }).from(votes).where(and(...mine, isNotNull(votes.withdrawnAt)));
-  return done ? { kind: 'withdrawn' } : { kind: 'ignored', reason: 'no live vote with that choice' };
+export async function voteOn(db: Tx, target: PromptTarget, user: ChatUser, choice: VoteChoice, rules: VoteRules): Promise<{ promptId: string; result: VoteResult } | null> {
+  const where = targetCondition(target);
+  if (!where) return null;
+  const { rows } = (await db.execute(sql`
+    with prompt as (
+      select ${prompts.id} as id, ${prompts.userId} as user_id from ${prompts} where ${where}
+    ), voter as (
+      insert into ${users} (platform, external_id, display_name, is_bot)
+      select ${user.platform}::text, ${user.externalId}::text, ${user.displayName ?? null}::text, ${user.isBot}::boolean from prompt
+      on conflict (platform, external_id) do update set
+        display_name = coalesce(excluded.display_name, ${users}.display_name),
+        -- Once flagged as a bot (by the platform or an operator), an account stays flagged.
+        is_bot = ${users}.is_bot or excluded.is_bot
+      returning id, is_bot, opted_out_at
+    ), stored as (
+      insert into ${votes} (prompt_id, user_id, choice)
+      select prompt.id, voter.id, ${choice}::text from prompt, voter
+      where not voter.is_bot and voter.opted_out_at is null and (${rules.allowOwnPrompt}::boolean or voter.id <> prompt.user_id)
+      on conflict (prompt_id, user_id) do update set choice = excluded.choice, updated_at = now(), withdrawn_at = null
+      -- A redelivered event for the live vote changes nothing, not even its timestamp.
+      where ${votes}.choice <> excluded.choice or ${votes}.withdrawn_at is not null
+    )
+    select prompt.id as prompt_id, prompt.user_id, voter.id, voter.is_bot, voter.opted_out_at from prompt, voter`)) as unknown as {
+    rows: { prompt_id: string; user_id: number; id: number; is_bot: boolean; opted_out_at: string | Date | null }[];
+  };
+  const [row] = rows;
+  if (!row) return null;
+  const reason = voterRefusal({ id: row.id, isBot: row.is_bot, optedOutAt: row.opted_out_at === null ? null : new Date(row.opted_out_at) }, row.user_id, rules);
+  return { promptId: row.prompt_id, result: reason ? { kind: 'ignored', reason } : { kind: 'stored', choice } };
+}
+
+/** voteOn for a prompt already in hand. */
+export async function recordVote(db: Tx, prompt: Prompt, user: ChatUser, choice: VoteChoice, rules: VoteRules): Promise<VoteResult> {
+  const voted = await voteOn(db, { promptId: prompt.id }, user, choice, rules);
+  return voted?.result ?? { kind: 'ignored', reason: 'that prompt no longer exists' };
+}
+
+/**
+ * Withdraws `user`'s live vote on the prompt `target` names; with `onlyChoice`, only if that is the
+ * live choice (removing an old reaction keeps a newer vote). Null when no prompt answers to `target`.
+ * Idempotent: a vote already withdrawn (with that choice) answers 'withdrawn' again, so a redelivered
+ * removal, or a retry whose first attempt committed but lost its answer with the connection, tells
+ * the truth. One statement when there is a live vote to withdraw, two otherwise.
+ */
+export async function withdrawOn(db: Tx, target: PromptTarget, user: ChatUser, onlyChoice?: VoteChoice): Promise<{ promptId: string; result: VoteResult } | null> {
+  const where = targetCondition(target);
+  if (!where) return null;
+  const mine = (promptId: SQL | string, userId: SQL | number) => and(eq(votes.promptId, promptId), eq(votes.userId, userId), onlyChoice ? eq(votes.choice, onlyChoice) : undefined);
+  const { rows } = (await db.execute(sql`
+    with prompt as (
+      select ${prompts.id} as id from ${prompts} where ${where}
+    ), voter as (
+      select ${users.id} as id from ${users} where ${users.platform} = ${user.platform} and ${users.externalId} = ${user.externalId}
+    ), changed as (
+      update ${votes} set withdrawn_at = now(), updated_at = now()
+      where ${mine(sql`(select id from prompt)`, sql`(select id from voter)`)} and ${votes.withdrawnAt} is null
+      returning 1
+    )
+    select prompt.id as prompt_id, voter.id as voter_id, (select count(*) from changed)::int as changed from prompt left join voter on true`)) as unknown as {
+    rows: { prompt_id: string; voter_id: number | null; changed: number }[];
+  };
+  const [row] = rows;
+  if (!row) return null;
+  const answer = (result: VoteResult) => ({ promptId: row.prompt_id, result });
+  if (row.changed > 0) return answer({ kind: 'withdrawn' });
+  if (row.voter_id === null) return answer({ kind: 'ignored', reason: 'no vote to withdraw' });
+  // A statement of its own, so it sees a racing copy's withdrawal that committed meanwhile.
+  const [done] = await db.select({ id: votes.id }).from(votes).where(and(mine(row.prompt_id, row.voter_id), isNotNull(votes.withdrawnAt)));
+  return answer(done ? { kind: 'withdrawn' } : { kind: 'ignored', reason: 'no live vote with that choice' });
+}
+
+/** withdrawOn for a prompt already in hand. */
+export async function withdrawVote(db: Tx, prompt: Prompt, user: ChatUser, onlyChoice?: VoteChoice): Promise<VoteResult> {
+  return (await withdrawOn(db, { promptId: prompt.id }, user, onlyChoice))?.result ?? { kind: 'ignored', reason: 'that prompt no longer exists' };
 }
 
 export async function liveVote(tx: Tx, promptId: string, platform: string, externalId: string): Promise<VoteChoice | null> {
@@ -299,11 +354,60 @@ export interface PreferenceSet {
   bothBad: number;
 }
 
+export interface PreferenceOptions {
+  /** Only prompts whose votes changed after this (all prompts when omitted). */
+  since?: Date;
+  /** The newest this many prompts. */
+  limit?: number;
+  /**
+   * Abuse cap: of each voter's votes cast or changed after `since` (all their votes when `since` is
+   * omitted), only the most recent this many count; older votes count as before. No cap when omitted.
+   */
+  maxVotesPerUser?: number;
+}
+
+/**
+ * Live votes per prompt that the learner may learn from, counted by choice: votes of people (not of
+ * accounts flagged as bots, nor of people who opted out, whenever they voted), at most
+ * `maxVotesPerUser` recent ones per voter.
+ */
+async function learnableTallies(tx: Tx, promptIds: string[], opts: PreferenceOptions): Promise<Map<string, VoteTally>> {
+  if (promptIds.length === 0) return new Map();
+  const since = opts.since ? sql`${opts.since.toISOString()}::timestamptz` : sql`'-infinity'::timestamptz`;
+  // MARKED SQL: a window function ranks each voter's live votes of the window, newest first; the
+  // ones ranked past the cap are left out of the count below.
+  const ranked = tx
+    .select({
+      promptId: votes.promptId,
+      choice: votes.choice,
+      updatedAt: votes.updatedAt,
+      recent: (opts.maxVotesPerUser === undefined
+        ? sql<number>`1`
+        : sql<number>`row_number() over (partition by ${votes.userId}, ${votes.updatedAt} > ${since} order by ${votes.updatedAt} desc, ${votes.id} desc)`
+      ).as('recent'),
+    })
+    .from(votes)
+    .innerJoin(users, eq(users.id, votes.userId))
+    .where(and(isNull(votes.withdrawnAt), eq(users.isBot, false), isNull(users.optedOutAt)))
+    .as('ranked');
+  const capped = opts.maxVotesPerUser === undefined ? undefined : or(sql`${ranked.updatedAt} <= ${since}`, sql`${ranked.recent} <= ${opts.maxVotesPerUser}`);
+  const rows = await tx
+    .select({ promptId: ranked.promptId, choice: ranked.choice, n: sql<number>`count(*)::int` })
+    .from(ranked)
+    .where(and(inArray(ranked.promptId, promptIds), capped))
+    .groupBy(ranked.promptId, ranked.choice);
+  return byPrompt(rows);
+}
+
 /**
  * Preference pairs from prompts whose votes changed after `since` (all prompts when omitted):
- * the majority of live A/B votes decides chosen and rejected; ties and both-bad are counted apart.
+ * the majority of the learnable live A/B votes decides chosen and rejected; ties and both-bad are
+ * counted apart.
  */
-export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: number } = {}): Promise<PreferenceSet> {
+export async function preferencePairs(db: Tx, opts: PreferenceOptions = {}): Promise<PreferenceSet> {
+  if (opts.maxVotesPerUser !== undefined && !(Number.isInteger(opts.maxVotesPerUser) && opts.maxVotesPerUser >= 1)) {
+    throw new Error(`maxVotesPerUser must be a whole number of at least 1, not ${opts.maxVotesPerUser}: set LEARNER_MAX_VOTES_PER_USER accordingly`);
+  }
   const touched = db
     .selectDistinct({ promptId: votes.promptId })
     .from(votes)
@@ -314,9 +418,15 @@ export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: numb
     .where(inArray(prompts.id, touched))
     .orderBy(desc(prompts.createdAt))
     .limit(opts.limit ?? 1_000_000);
+  const tally = await learnableTallies(db, rows.map((r) => r.id), opts);
+  return pairsFrom(db, rows, tally);
+}
+
+/** The decided prompts of `rows` (in their order) as pairs with their candidates; the undecided counted. */
+async function pairsFrom(db: Tx, rows: Prompt[], tally: Map<string, VoteTally>): Promise<PreferenceSet> {
   const ids = rows.map((r) => r.id);
-  const tally = await tallies(db, ids);
-  const cands = ids.length ? await db.select().from(candidates).where(inArray(candidates.promptId, ids)) : [];
+  const bySlot = new Map<string, CandidateRow>();
+  for (const c of ids.length ? await db.select().from(candidates).where(inArray(candidates.promptId, ids)) : []) bySlot.set(`${c.promptId}:${c.slot}`, c);
   const out: PreferenceSet = { pairs: [], ties: 0, bothBad: 0 };
   for (const prompt of rows) {
     const t = tally.get(prompt.id);
@@ -331,7 +441,7 @@ export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: numb
       continue;
     }
     const side = (slot: string): ReplySide => {
-      const c = cands.find((x) => x.promptId === prompt.id && x.slot === slot)!;
+      const c = bySlot.get(`${prompt.id}:${slot}`)!;
       return { text: c.text, tokenIds: c.tokenIds, policyVersionId: c.policyVersionId };
     };
     out.pairs.push({
@@ -345,6 +455,36 @@ export async function preferencePairs(db: Tx, opts: { since?: Date; limit?: numb
     });
   }
   return out;
+}
+
+/**
+ * A uniform random sample of up to `count` decided preference pairs from the whole history, for
+ * the learner's replay: the votes are tallied and sampled in SQL (ORDER BY random() LIMIT), so only
+ * the sampled pairs leave the database, however long the history. With `before`, only prompts none
+ * of whose votes changed after it (the pairs preferencePairs({ since: before }) does not return).
+ * Votes count as in preferencePairs: live ones of people, neither flagged bots nor opted out (the
+ * per-voter cap concerns votes after `since` only, so it never applies here).
+ */
+export async function samplePreferencePairs(db: Tx, opts: { count: number; before?: Date }): Promise<PreferencePair[]> {
+  const learnable = sql`${votes.withdrawnAt} is null and not ${users.isBot} and ${users.optedOutAt} is null`;
+  const count = (choice: VoteChoice) => sql<number>`(count(*) filter (where ${learnable} and ${votes.choice} = ${choice}))::int`.as(choice);
+  const tallied = db
+    .select({ promptId: votes.promptId, a: count('a'), b: count('b'), tie: count('tie'), both_bad: count('both_bad') })
+    .from(votes)
+    .innerJoin(users, eq(users.id, votes.userId))
+    .groupBy(votes.promptId)
+    .having(opts.before ? sql`max(${votes.updatedAt}) <= ${opts.before.toISOString()}::timestamptz` : undefined)
+    .as('tallied');
+  const rows = await db
+    .select({ prompt: prompts, a: tallied.a, b: tallied.b, tie: tallied.tie, both_bad: tallied.both_bad })
+    .from(tallied)
+    .innerJoin(prompts, eq(prompts.id, tallied.promptId))
+    // Decided prompts only, by pairsFrom's rules: an A/B majority that "both bad" does not outnumber.
+    .where(sql`${tallied.a} <> ${tallied.b} and ${tallied.both_bad} <= greatest(${tallied.a}, ${tallied.b})`)
+    .orderBy(sql`random()`)
+    .limit(opts.count);
+  const tally = new Map(rows.map((r): [string, VoteTally] => [r.prompt.id, { a: r.a, b: r.b, tie: r.tie, both_bad: r.both_bad }]));
+  return (await pairsFrom(db, rows.map((r) => r.prompt), tally)).pairs;
 }
 
 /** Contexts of the most recent prompts, newest first: the learner's rollout prompts. */

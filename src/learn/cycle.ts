@@ -25,6 +25,8 @@ export interface CycleSettings {
   learner: LearnerConfig;
   /** A cycle with fewer new preference pairs than this is skipped. */
   minNewPairs: number;
+  /** Only each person's newest N votes since the last run count (one eager voter cannot steer a cycle). */
+  maxVotesPerUser?: number;
   /** Where rollout prompts come from when the database has few. */
   corpusPath: string;
   /** Gate pass -> challenger (staged rollout) instead of live at once. */
@@ -96,7 +98,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     const cfg = settings.learner;
     const lastDecided = await q.lastDecidedRun(db);
     const since = lastDecided?.startedAt;
-    const fresh = await q.preferencePairs(db, { since });
+    const fresh = await q.preferencePairs(db, { since, maxVotesPerUser: settings.maxVotesPerUser });
     const freshImported = await q.importedPairsSince(db, { since, limit: cfg.maxPairsPerCycle });
     counts.newPairs = fresh.pairs.length + freshImported.length;
     counts.ties = fresh.ties;

@@ -12,6 +12,7 @@ export function cycleSettings(config: Config): CycleSettings {
   return {
     learner: learnerConfig({ algorithm: config.LEARNER_ALGORITHM, maxPairsPerCycle: config.LEARNER_MAX_PAIRS }),
     minNewPairs: config.LEARNER_MIN_PAIRS,
+    maxVotesPerUser: config.LEARNER_MAX_VOTES_PER_USER,
     corpusPath: config.CORPUS_PATH,
     stagedRollout: config.STAGED_ROLLOUT,
     rolloutRule: { minVotes: config.ROLLOUT_MIN_VOTES, floor: config.ROLLOUT_FLOOR },

@@ -126,6 +126,11 @@ function showCards(d) {
   $('vote-total').textContent = `${d.votes.total} live votes in ${d.days.length} days`;
   $('challenger-card').hidden = d.challenger === null;
   if (d.challenger) $('challenger').textContent = `v${d.challenger.versionId} vs v${d.challenger.liveVersionId}: wins ${describeMatch(d.challenger)}`;
+  const outliers = d.outliers?.outliers ?? [];
+  $('outliers-card').hidden = outliers.length === 0;
+  $('outliers').textContent = outliers
+    .map((o) => `${o.platform}:${o.externalId} disagrees ${o.disagreements}/${o.votes} (everyone else ${(o.othersRate * 100).toFixed(0)}%)`)
+    .join('\n');
 }
 
 function showVersions(d) {

@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
 import { listPolicyVersions } from '../db/queries.ts';
 import { blockedPerDay, dailyVoteCounts, describeRun, evaluationComparisons, recentRuns } from '../db/reports.ts';
+import { outlierReport, type OutlierReport } from '../learn/outliers.ts';
 import type { LearnerRun, PolicyVersion } from '../db/schema.ts';
 import { DEFAULT_RATING_CONFIG, headToHead, rateVersions, ROLLBACK_COMMAND, type HeadToHead, type RatingConfig } from '../learn/ratings.ts';
 import { log } from '../log.ts';
@@ -83,6 +84,8 @@ export interface DashboardData {
   alerts: VersionAlert[];
   /** Candidates the content filter blocked, per day of `days`. */
   blocked: number[];
+  /** Voters who disagree with the consensus far more than chance. */
+  outliers: OutlierReport;
   /** The challenger's record against the live version on challenger and evaluation prompts; null without a challenger. */
   challenger: (HeadToHead & { versionId: number; liveVersionId: number }) | null;
 }
@@ -191,6 +194,7 @@ export async function dashboardData(tx: Tx, options: DashboardOptions = DEFAULT_
     versions: rows,
     alerts,
     blocked,
+    outliers: await outlierReport(tx),
     challenger:
       challengerVersion && live
         ? { versionId: challengerVersion.id, liveVersionId: live.id, ...headToHead(comparisons, challengerVersion.id, live.id) }

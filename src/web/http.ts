@@ -35,8 +35,12 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   return Buffer.concat(chunks);
 }
 
-/** Parses a JSON object body; a 400 that says what is wrong otherwise. */
+/** Parses a JSON object body; a 4xx that says what is wrong otherwise. */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // JSON only by its content type: a browser sends that cross-site only after a CORS preflight,
+  // which this server never grants, so no other web page can chat or vote through a visitor.
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, 'send the body as JSON with the header "Content-Type: application/json"');
   const body = await readBody(req);
   let parsed: unknown;
   try {
