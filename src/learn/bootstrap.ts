@@ -8,11 +8,13 @@ import type { Database } from '../db/client.ts';
 import * as q from '../db/queries.ts';
 import { log } from '../log.ts';
 import { progressReporter } from '../progress.ts';
+import { initBackend } from '../model/backend.ts';
 import { deserializeModel } from '../model/checkpoint.ts';
 import { savePolicy, type Bundle } from '../model/store.ts';
 import { loadDefaultTokenizer, Tokenizer } from '../model/tokenizer.ts';
 import { GPT, MODEL_SIZES } from '../model/transformer.ts';
 import { loadCorpus } from './corpus.ts';
+import { trainWorkerCount } from './parallel.ts';
 import { trainSupervised, type SftOptions } from './sft.ts';
 
 const BOOTSTRAP_LOCK = 7_100_003;
@@ -32,7 +34,9 @@ export async function trainBootstrapPolicy(corpusPath: string, size: keyof typeo
   const model = new GPT({ ...MODEL_SIZES[size], vocabSize: tokenizer.vocabSize }, { seed: sft.seed });
   const progress = progressReporter('bootstrap');
   try {
-    const { losses } = await trainSupervised(model, tokenizer, dialogues, { ...sft, onProgress: (done, total, loss) => progress.update(done, total, loss) });
+    // Data-parallel over TRAIN_WORKERS threads (default one per core): the wasm backend uses one thread each.
+    const workers = trainWorkerCount(await initBackend());
+    const { losses } = await trainSupervised(model, tokenizer, dialogues, { ...sft, workers, onProgress: (done, total, loss) => progress.update(done, total, loss) });
     return { model, tokenizer, losses };
   } catch (err) {
     model.dispose();
@@ -86,7 +90,6 @@ export async function ensureLivePolicy(database: Database, config: Pick<Config, 
 
 /** `pairwise bootstrap [--corpus FILE] [--force]` */
 export async function bootstrapCommand(config: Config, values: Record<string, string | boolean | undefined>): Promise<number> {
-  const { initBackend } = await import('../model/backend.ts');
   const { openConfiguredDatabase } = await import('../db/client.ts');
   await initBackend(config.PAIRWISE_BACKEND);
   const corpus = typeof values.corpus === 'string' ? values.corpus : config.CORPUS_PATH;

@@ -2,10 +2,12 @@
 // and its closing eot; never the user's words, role tokens or padding), Adam with global-norm
 // clipping. This trains the first policy before any votes exist.
 import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../model/backend.ts';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT } from '../model/transformer.ts';
 import { optimiserStep } from './optim.ts';
+import { GradientPool, splitShards } from './parallel.ts';
 import { nextTokenLogProbs, padBatch } from './sequences.ts';
 
 export interface SftOptions {
@@ -21,6 +23,8 @@ export interface SftOptions {
   seed: number;
   /** Global gradient-norm clip; default SFT_MAX_GRAD_NORM. */
   maxGradNorm?: number;
+  /** Threads computing each step's gradients (data parallel, see parallel.ts); 1 = in this thread. Default 1. */
+  workers?: number;
   onProgress?: (done: number, total: number, loss: number) => void;
 }
 
@@ -51,8 +55,13 @@ export function sftExample(tokenizer: Tokenizer, turns: Turn[], contextLength: n
   return example.isTarget.slice(1).some(Boolean) ? example : undefined;
 }
 
+/** Tokens of `e` the loss predicts. */
+function targetCount(e: Example): number {
+  return e.isTarget.slice(1).filter(Boolean).length;
+}
+
 /** Mean negative log-likelihood of the target tokens of `batch`, a scalar. */
-function batchLoss(model: GPT, batch: Example[], padId: number): tf.Scalar {
+export function batchLoss(model: GPT, batch: Example[], padId: number): tf.Scalar {
   return tf.tidy(() => {
     const ids = padBatch(batch.map((e) => e.ids), padId); // (B, T)
     const [B, T] = ids.shape;
@@ -76,8 +85,9 @@ function examplesOf(model: GPT, tokenizer: Tokenizer, dialogues: Turn[][]): Exam
 
 /** Trains `model` in place; returns the loss of every step. */
 export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogues: Turn[][], opts: SftOptions): Promise<{ losses: number[] }> {
-  const { batchSize, lr, seed, maxGradNorm = SFT_MAX_GRAD_NORM } = opts;
+  const { batchSize, lr, seed, maxGradNorm = SFT_MAX_GRAD_NORM, workers = 1 } = opts;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`SFT batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`SFT workers must be a positive integer, got ${workers}`);
   if (!(lr > 0)) throw new Error(`SFT lr must be a positive number, got ${lr}`);
   if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new Error('SFT needs exactly one of steps or epochs');
   const examples = examplesOf(model, tokenizer, dialogues);
@@ -95,13 +105,21 @@ export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogue
     return batch;
   };
 
+  const padId = tokenizer.special.pad;
   const optimizer = tf.train.adam(lr);
   const vars = model.trainableVariables();
   const losses: number[] = [];
+  const pool = workers > 1 ? await GradientPool.start(model, workers, await initBackend()) : undefined;
+  // Each shard's mean loss counts by its share of the target tokens: the sum is the batch's loss.
+  const parallelStep = (p: GradientPool, batch: Example[]) => {
+    const total = batch.reduce((n, e) => n + targetCount(e), 0);
+    const shards = splitShards(batch, p.size).map((examples) => ({ payload: { examples, padId }, weight: examples.reduce((n, e) => n + targetCount(e), 0) / total }));
+    return p.step(optimizer, 'sft', shards, { maxGradNorm });
+  };
   try {
     for (let step = 1; step <= steps; step++) {
       const batch = nextBatch();
-      const { loss } = optimiserStep(optimizer, vars, () => batchLoss(model, batch, tokenizer.special.pad), { maxGradNorm });
+      const { loss } = pool ? await parallelStep(pool, batch) : optimiserStep(optimizer, vars, () => batchLoss(model, batch, padId), { maxGradNorm });
       if (!Number.isFinite(loss)) throw new Error(`SFT loss became ${loss} at step ${step}: lower lr (now ${lr})`);
       losses.push(loss);
       opts.onProgress?.(step, steps, loss);
@@ -109,6 +127,7 @@ export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogue
     }
   } finally {
     optimizer.dispose();
+    await pool?.close();
   }
   return { losses };
 }
@@ -120,7 +139,7 @@ export async function supervisedLoss(model: GPT, tokenizer: Tokenizer, dialogues
   let count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = examples.slice(i, i + batchSize);
-    const targets = batch.reduce((n, e) => n + e.isTarget.slice(1).filter(Boolean).length, 0);
+    const targets = batch.reduce((n, e) => n + targetCount(e), 0);
     const loss = batchLoss(model, batch, tokenizer.special.pad);
     total += (await loss.data())[0]! * targets;
     count += targets;
