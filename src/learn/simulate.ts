@@ -14,7 +14,7 @@ import { LivePolicy } from '../model/live-policy.ts';
 import { mulberry32 } from '../model/prng.ts';
 import { ContentFilter } from '../safety/filter.ts';
 import { loadLatestRewardModel, loadPolicy, savePolicy, type Bundle } from '../model/store.ts';
-import type { Turn } from '../model/tokenizer.ts';
+import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT, ModelSize } from '../model/transformer.ts';
 import { ensureLivePolicy } from './bootstrap.ts';
 import { learnerConfig, type LearnerConfig } from './config.ts';
@@ -96,6 +96,11 @@ export interface RoundRecord {
   pairs: number;
   /** How often the rule prefers a live reply over a bootstrap reply to the same held-out prompt (ties half). */
   winRate: number;
+  /**
+   * The same over the comparisons the rule decides (ties left out); null when it decides none. With
+   * a yes/no rule that the bootstrap already meets at rate p, winRate cannot exceed 1 − p/2.
+   */
+  decisiveWinRate: number | null;
   /** Mean of the rule's measure over live and over bootstrap replies (share with the property, or characters for `shorter`). */
   liveMeasure: number;
   bootstrapMeasure: number;
@@ -110,10 +115,16 @@ export interface RoundRecord {
   reason: string | null;
   liveVersion: number;
   cycleSeconds: number | null;
+  /** CPU seconds the process spent in the cycle: its wall time on an otherwise idle core (the work is single-threaded). */
+  cycleCpuSeconds: number | null;
   roundSeconds: number;
   /** The learner run's own metrics (reward model, PPO or DPO, gate), for --json. */
   learner: Record<string, unknown> | null;
+  /** A few held-out prompts with a live and a bootstrap reply, to read what changed. */
+  examples: { prompt: string; live: string; bootstrap: string }[];
 }
+
+const EXAMPLES = 4;
 
 export const SIMULATION_DEFAULTS = {
   rule: 'shorter' as RuleName,
@@ -139,27 +150,144 @@ async function publishFirstPolicy(database: Database, bundle: Bundle<GPT>): Prom
   });
 }
 
+/** Simulated users: each sends a random user prompt through the service and votes on its two replies. */
+class Voters {
+  votes = 0;
+  private messages = 0;
+  private readonly users: ChatUser[] = Array.from({ length: SIM_USERS }, (_, i) => ({ platform: 'web', externalId: `sim-${i + 1}`, isBot: false }));
+
+  constructor(
+    private readonly service: ChatService,
+    private readonly rule: VoteRule,
+    private readonly prompts: Turn[][],
+    private readonly noise: number,
+    private readonly rand: () => number,
+  ) {}
+
+  async voteUntil(total: number): Promise<void> {
+    while (this.votes < total) {
+      const user = this.users[this.messages % SIM_USERS]!;
+      const text = this.prompts[Math.floor(this.rand() * this.prompts.length)]![0]!.text;
+      this.messages++;
+      // A thread per message keeps each prompt a single user turn, like the held-out ones.
+      const reply = await this.service.handleMessage({ user, channelId: `sim-${user.externalId}`, threadId: `m${this.messages}`, eventId: `sim-${this.messages}`, text });
+      if (reply.kind !== 'candidates') continue; // a corpus line that reads as a command ("help")
+      const choice = simulatedVote(this.rule, reply.candidates[0].text, reply.candidates[1].text, this.noise, this.rand);
+      const outcome = await this.service.handleReaction({ user, target: { promptId: reply.promptId }, choice, action: 'add' });
+      if (outcome.kind !== 'stored') throw new Error(`simulated vote not stored: ${outcome.kind === 'ignored' ? outcome.reason : outcome.kind}`);
+      this.votes++;
+    }
+  }
+}
+
+type CycleOutcome = Awaited<ReturnType<typeof runLearnerCycle>>;
+
+/** Two replies per prompt as the bot would show them: replies 2i and 2i+1 answer prompt i. */
+async function twoReplies(model: GPT, tokenizer: Tokenizer, prompts: Turn[][], sampling: SimulationOptions['sampling'], seed: number): Promise<string[]> {
+  return (await sampleReplies(model, tokenizer, prompts, { numSamples: 2, ...sampling, seed })).map((r) => r.text);
+}
+
+/** Compares the live policy with the bootstrap on the held-out prompts, by the rule. */
+class Judge {
+  /** The live version as last measured, when it is not the bootstrap. */
+  private measured: { id: number; model: GPT } | undefined;
+
+  private constructor(
+    private readonly database: Database,
+    private readonly rule: VoteRule,
+    private readonly boot: { id: number } & Bundle<GPT>,
+    private readonly prompts: Turn[][],
+    private readonly sampling: SimulationOptions['sampling'],
+    private readonly maxReplyTokens: number,
+    /** The bootstrap's replies, drawn once: every round compares with the same ones. */
+    private readonly bootReplies: string[],
+  ) {}
+
+  static async create(database: Database, rule: VoteRule, boot: { id: number } & Bundle<GPT>, prompts: Turn[][], opts: SimulationOptions, maxReplyTokens: number): Promise<Judge> {
+    const bootReplies = await twoReplies(boot.model, boot.tokenizer, prompts, opts.sampling, opts.seed + 11);
+    return new Judge(database, rule, boot, prompts, opts.sampling, maxReplyTokens, bootReplies);
+  }
+
+  private async liveModel(): Promise<{ id: number; model: GPT }> {
+    const row = (await q.livePolicy(this.database.db))!;
+    if (row.id === this.boot.id) return { id: row.id, model: this.boot.model };
+    if (this.measured?.id !== row.id) {
+      this.measured?.model.dispose();
+      this.measured = { id: row.id, model: (await loadPolicy(this.database.db, row)).model };
+    }
+    return this.measured;
+  }
+
+  async measure(round: number, votes: number, seed: number, cycle?: CycleOutcome & { seconds: number; cpuSeconds: number }): Promise<Omit<RoundRecord, 'roundSeconds'>> {
+    const live = await this.liveModel();
+    const liveReplies = await twoReplies(live.model, this.boot.tokenizer, this.prompts, this.sampling, seed);
+    const verdicts = liveReplies.map((l, i) => ruleCompare(this.rule, l, this.bootReplies[i]!));
+    const decided = verdicts.filter((v) => v !== 0);
+    const mean = (xs: string[]) => xs.reduce((a, t) => a + this.rule.measure(t), 0) / xs.length;
+    const gate = cycle?.metrics.gate as { pass: boolean; live: { kl: number }; candidate: { kl: number } } | undefined;
+    return {
+      round,
+      votes,
+      pairs: (await q.preferencePairs(this.database.db)).pairs.length,
+      winRate: verdicts.reduce((a, v) => a + (v + 1) / 2, 0) / verdicts.length,
+      decisiveWinRate: decided.length ? decided.filter((v) => v > 0).length / decided.length : null,
+      liveMeasure: mean(liveReplies),
+      bootstrapMeasure: mean(this.bootReplies),
+      rmRuleAccuracy: await rewardModelAgreement(this.database, this.rule, this.prompts, liveReplies, this.bootReplies, this.maxReplyTokens),
+      rmVoteAccuracy: (cycle?.metrics.rmAccuracy as number | null | undefined) ?? null,
+      kl: gate ? (gate.pass ? gate.candidate.kl : gate.live.kl) : round === 0 ? 0 : null,
+      cycle: cycle?.status ?? null,
+      reason: cycle?.reason ?? null,
+      liveVersion: live.id,
+      cycleSeconds: cycle?.seconds ?? null,
+      cycleCpuSeconds: cycle?.cpuSeconds ?? null,
+      learner: cycle ? { counts: cycle.counts, ...cycle.metrics } : null,
+      examples: this.prompts.slice(0, EXAMPLES).map((p, i) => ({ prompt: p[0]!.text, live: liveReplies[2 * i]!, bootstrap: this.bootReplies[2 * i]! })),
+    };
+  }
+
+  dispose(): void {
+    this.measured?.model.dispose();
+  }
+}
+
+/** One learner cycle with its wall and CPU time. */
+async function timedCycle(database: Database, cfg: LearnerConfig, opts: SimulationOptions, round: number): Promise<CycleOutcome & { seconds: number; cpuSeconds: number }> {
+  const started = Date.now();
+  const cpuStarted = process.cpuUsage();
+  const result = await runLearnerCycle(database, {
+    learner: cfg,
+    minNewPairs: 1,
+    corpusPath: opts.corpusPath,
+    stagedRollout: false,
+    rolloutRule: { minVotes: 1, floor: 0 },
+    autoRollback: false,
+    seed: opts.seed * 7919 + round,
+  });
+  const cpu = process.cpuUsage(cpuStarted);
+  return { ...result, seconds: Math.round((Date.now() - started) / 100) / 10, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10 };
+}
+
 export async function runSimulation(opts: SimulationOptions): Promise<RoundRecord[]> {
   const rule = RULES[opts.rule];
   if (!rule) throw new ConfigError(`unknown rule "${opts.rule}": use one of ${Object.keys(RULES).join(', ')}`);
   const cfg = learnerConfig(opts.learner);
+  const all = corpusPrompts(opts.corpusPath, opts.seed);
+  if (all.length < opts.evalPrompts + 10) throw new ConfigError(`the corpus has ${all.length} distinct user turns, too few for ${opts.evalPrompts} held-out prompts`);
+  const evalPrompts = all.slice(0, opts.evalPrompts);
+  const userPrompts = all.slice(opts.evalPrompts);
+
   const database = await openDatabase(opts.databaseUrl ? { url: opts.databaseUrl } : { dataDir: 'memory://' });
-  const loaded: GPT[] = [];
+  let boot: ({ id: number } & Bundle<GPT>) | undefined;
+  let judge: Judge | undefined;
   let policy: LivePolicy | undefined;
   try {
     if (opts.policy) await publishFirstPolicy(database, opts.policy);
     else await ensureLivePolicy(database, { MODEL_SIZE: opts.modelSize, CORPUS_PATH: opts.corpusPath });
-    const bootVersion = (await q.livePolicy(database.db))!;
-    const boot = await loadPolicy(database.db, bootVersion);
-    loaded.push(boot.model);
-    const { tokenizer } = boot;
+    const bootRow = (await q.livePolicy(database.db))!;
+    boot = { id: bootRow.id, ...(await loadPolicy(database.db, bootRow)) };
+    judge = await Judge.create(database, rule, boot, evalPrompts, opts, cfg.rmMaxReplyTokens);
 
-    const all = corpusPrompts(opts.corpusPath, opts.seed);
-    if (all.length < opts.evalPrompts + 10) throw new ConfigError(`the corpus has ${all.length} distinct user turns, too few for ${opts.evalPrompts} held-out prompts`);
-    const evalPrompts = all.slice(0, opts.evalPrompts);
-    const userPrompts = all.slice(opts.evalPrompts);
-
-    const rand = mulberry32(opts.seed);
     policy = new LivePolicy(database, { ...opts.sampling, evalShare: 0, challengerShare: 0, pollMs: 3_600_000, filter: new ContentFilter(), random: mulberry32(opts.seed + 1) });
     await policy.start();
     const service = new ChatService(database, policy, {
@@ -171,72 +299,26 @@ export async function runSimulation(opts: SimulationOptions): Promise<RoundRecor
       voteRetryMs: 1000,
       random: mulberry32(opts.seed + 2),
     });
-    const users: ChatUser[] = Array.from({ length: SIM_USERS }, (_, i) => ({ platform: 'web', externalId: `sim-${i + 1}`, isBot: false }));
+    const voters = new Voters(service, rule, userPrompts, opts.noise, mulberry32(opts.seed));
 
-    // The bootstrap's replies to the held-out prompts are drawn once: every round compares with the same ones.
-    const sampleOf = (model: GPT, seed: number) => sampleReplies(model, tokenizer, evalPrompts, { numSamples: 2, ...opts.sampling, seed });
-    const bootReplies = (await sampleOf(boot.model, opts.seed + 11)).map((r) => r.text);
-
-    let votes = 0;
-    let messages = 0;
-    const measure = async (round: number, started: number, cycle?: Awaited<ReturnType<typeof runLearnerCycle>>, cycleSeconds?: number): Promise<RoundRecord> => {
-      const liveRow = (await q.livePolicy(database.db))!;
-      const live = liveRow.id === bootVersion.id ? boot.model : (await loadPolicy(database.db, liveRow)).model;
-      if (live !== boot.model) loaded.push(live);
-      const liveReplies = (await sampleOf(live, opts.seed + 1000 * (round + 1))).map((r) => r.text);
-      let wins = 0;
-      liveReplies.forEach((l, i) => (wins += (ruleCompare(rule, l, bootReplies[i]!) + 1) / 2));
-      const mean = (xs: string[]) => xs.reduce((a, t) => a + rule.measure(t), 0) / xs.length;
-      const pairs = (await q.preferencePairs(database.db)).pairs.length;
-      const gate = cycle?.metrics.gate as { pass: boolean; live: { kl: number }; candidate: { kl: number } } | undefined;
-      return {
-        round,
-        votes,
-        pairs,
-        winRate: wins / liveReplies.length,
-        liveMeasure: mean(liveReplies),
-        bootstrapMeasure: mean(bootReplies),
-        rmRuleAccuracy: await rewardModelAgreement(database, rule, evalPrompts, liveReplies, bootReplies),
-        rmVoteAccuracy: (cycle?.metrics.rmAccuracy as number | null | undefined) ?? null,
-        kl: gate ? (gate.pass ? gate.candidate.kl : gate.live.kl) : round === 0 ? 0 : null,
-        cycle: cycle?.status ?? null,
-        reason: cycle?.reason ?? null,
-        liveVersion: liveRow.id,
-        cycleSeconds: cycleSeconds ?? null,
-        roundSeconds: Math.round((Date.now() - started) / 100) / 10,
-        learner: cycle ? { counts: cycle.counts, ...cycle.metrics } : null,
-      };
+    const records: RoundRecord[] = [];
+    const record = (r: Omit<RoundRecord, 'roundSeconds'>, started: number) => {
+      records.push({ ...r, roundSeconds: Math.round((Date.now() - started) / 100) / 10 });
+      opts.onRound?.(records.at(-1)!);
     };
-
-    const records: RoundRecord[] = [await measure(0, Date.now())];
-    opts.onRound?.(records[0]!);
+    record(await judge.measure(0, 0, opts.seed + 1000), Date.now());
     for (let round = 1; round <= opts.rounds; round++) {
       const started = Date.now();
-      const target = Math.round((opts.votes * round) / opts.rounds);
-      while (votes < target) {
-        const user = users[messages % SIM_USERS]!;
-        const text = userPrompts[Math.floor(rand() * userPrompts.length)]![0]!.text;
-        messages++;
-        // A thread per message keeps each prompt a single user turn, like the held-out ones.
-        const reply = await service.handleMessage({ user, channelId: `sim-${user.externalId}`, threadId: `m${messages}`, eventId: `sim-${messages}`, text });
-        if (reply.kind !== 'candidates') continue; // a corpus line that reads as a command ("help")
-        const choice = simulatedVote(rule, reply.candidates[0].text, reply.candidates[1].text, opts.noise, rand);
-        const outcome = await service.handleReaction({ user, target: { promptId: reply.promptId }, choice, action: 'add' });
-        if (outcome.kind !== 'stored') throw new Error(`simulated vote not stored: ${outcome.kind === 'ignored' ? outcome.reason : outcome.kind}`);
-        votes++;
-      }
-      const cycleStarted = Date.now();
-      const cycle = await runLearnerCycle(database, { learner: cfg, minNewPairs: 1, corpusPath: opts.corpusPath, stagedRollout: false, rolloutRule: { minVotes: 1, floor: 0 }, autoRollback: false, seed: opts.seed * 7919 + round });
-      const cycleSeconds = Math.round((Date.now() - cycleStarted) / 100) / 10;
+      await voters.voteUntil(Math.round((opts.votes * round) / opts.rounds));
+      const cycle = await timedCycle(database, cfg, opts, round);
       await policy.reload();
-      const record = await measure(round, started, cycle, cycleSeconds);
-      records.push(record);
-      opts.onRound?.(record);
+      record(await judge.measure(round, voters.votes, opts.seed + 1000 * (round + 1), cycle), started);
     }
     return records;
   } finally {
     await policy?.stop();
-    for (const m of new Set(loaded)) m.dispose();
+    judge?.dispose();
+    boot?.model.dispose();
     await database.close();
   }
 }
@@ -245,14 +327,20 @@ export async function runSimulation(opts: SimulationOptions): Promise<RoundRecor
  * How often the newest reward model orders two replies to a held-out prompt as the rule does, over
  * every pair the rule decides among the prompt's live and bootstrap replies; null before any.
  */
-async function rewardModelAgreement(database: Database, rule: VoteRule, prompts: Turn[][], live: string[], boot: string[]): Promise<number | null> {
+async function rewardModelAgreement(
+  database: Database,
+  rule: VoteRule,
+  prompts: Turn[][],
+  live: string[],
+  boot: string[],
+  maxReplyTokens: number,
+): Promise<number | null> {
   const rm = await loadLatestRewardModel(database.db);
   if (!rm) return null;
   try {
-    // Two replies per prompt from each policy: replies 2i and 2i+1 belong to prompt i.
     const perPrompt = prompts.map((_, i) => [live[2 * i]!, live[2 * i + 1]!, boot[2 * i]!, boot[2 * i + 1]!]);
     const items = perPrompt.flatMap((replies, i) => replies.map((reply) => ({ context: prompts[i]!, reply })));
-    const scores = await scoreReplies(rm.model, rm.tokenizer, items, { mean: 0, std: 1 });
+    const scores = await scoreReplies(rm.model, rm.tokenizer, items, { mean: 0, std: 1 }, maxReplyTokens);
     let agree = 0;
     let decided = 0;
     perPrompt.forEach((replies, i) => {
@@ -283,18 +371,20 @@ export function formatRound(r: RoundRecord, rule: VoteRule): string {
     String(r.votes).padStart(6),
     String(r.pairs).padStart(6),
     pct(r.winRate).padStart(8),
+    pct(r.decisiveWinRate).padStart(8),
     `${m(r.liveMeasure)} vs ${m(r.bootstrapMeasure)}`.padStart(17),
     pct(r.rmRuleAccuracy).padStart(9),
     pct(r.rmVoteAccuracy).padStart(9),
     (r.kl === null ? '-' : r.kl.toFixed(2)).padStart(6),
     `v${r.liveVersion} ${r.cycle ?? '-'}`.padStart(14),
     (r.cycleSeconds === null ? '-' : `${r.cycleSeconds}s`).padStart(7),
+    (r.cycleCpuSeconds === null ? '-' : `${r.cycleCpuSeconds}s`).padStart(7),
   ].join(' ');
 }
 
 export function tableHeader(rule: VoteRule): string {
   const what = rule.name === 'shorter' ? 'chars live/boot' : 'rule live/boot';
-  return `${'round'.padStart(5)} ${'votes'.padStart(6)} ${'pairs'.padStart(6)} ${'win'.padStart(8)} ${what.padStart(17)} ${'RM(rule)'.padStart(9)} ${'RM(vote)'.padStart(9)} ${'KL'.padStart(6)} ${'live cycle'.padStart(14)} ${'cycle'.padStart(7)}`;
+  return `${'round'.padStart(5)} ${'votes'.padStart(6)} ${'pairs'.padStart(6)} ${'win'.padStart(8)} ${'decisive'.padStart(8)} ${what.padStart(17)} ${'RM(rule)'.padStart(9)} ${'RM(vote)'.padStart(9)} ${'KL'.padStart(6)} ${'live cycle'.padStart(14)} ${'cycle'.padStart(7)} ${'cpu'.padStart(7)}`;
 }
 
 function numberOption(values: Record<string, string | boolean | undefined>, name: string, fallback: number, check: (n: number) => boolean, want: string): number {
