@@ -138,8 +138,8 @@ export const defaultLearnerConfig: Readonly<LearnerConfig> = Object.freeze({
   whitenAdvantages: true,
 
   dpoBeta: 0.1,
-  dpoEpochs: 2,
-  dpoLr: 5e-5,
+  dpoEpochs: 4,
+  dpoLr: 3e-4,
   dpoBatchSize: 16,
 
   gateMinRewardMargin: 0.05,

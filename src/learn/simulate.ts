@@ -412,7 +412,7 @@ export async function simulateCommand(config: Config, values: Record<string, str
     modelSize: config.MODEL_SIZE,
     sampling: { temperature: config.TEMPERATURE, topP: config.TOP_P, maxNewTokens: config.MAX_NEW_TOKENS },
     databaseUrl: config.DATABASE_URL,
-    learner: { algorithm: config.LEARNER_ALGORITHM },
+    learner: { algorithm: config.LEARNER_ALGORITHM, maxPairsPerCycle: config.LEARNER_MAX_PAIRS },
   };
   if (opts.databaseUrl) log.warn('simulating in the database at DATABASE_URL: use a scratch database, the simulation adds users, votes and policy versions');
   await initBackend(config.PAIRWISE_BACKEND);
