@@ -7,6 +7,7 @@
 //
 // Run: npm run bench:peer [-- --rounds 5]
 // Python: PEER_PYTHON, else /usr/bin/python3 (Debian's python3-torch), else python3 on PATH.
+// Pairwise's wasm backend runs one thread; PyTorch runs with 2 threads (both cores) and with 1.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -169,7 +170,8 @@ class TorchPeer {
 
   static async start(python: string, threads: number): Promise<{ peer: TorchPeer; hello: { torch: string; threads: number; python: string } }> {
     const script = new URL('./peer.py', import.meta.url).pathname;
-    const peer = new TorchPeer(spawn(python, [script, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] }), python, threads);
+    const env = { ...process.env, OMP_WAIT_POLICY: ompWaitPolicy() };
+    const peer = new TorchPeer(spawn(python, [script, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'], env }), python, threads);
     return { peer, hello: await peer.ask({ op: 'hello' }) };
   }
 
@@ -197,6 +199,16 @@ class TorchPeer {
   close(): void {
     this.child.stdin.end();
   }
+}
+
+/**
+ * OpenMP's wait policy for PyTorch's threads, PASSIVE unless set: idle threads then sleep rather
+ * than spin. On a shared machine, spinning threads whose partner lost its core made 2 threads 5-20x
+ * slower than 1 (a 1.07M-parameter PPO step took 2.5 s instead of 0.3 s); passive costs a little
+ * on an idle machine.
+ */
+function ompWaitPolicy(): string {
+  return process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
 }
 
 function pythonPath(): string {
@@ -342,7 +354,7 @@ async function main(): Promise<void> {
     }
     const wasmThreads = backend === 'wasm' && !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? '1 thread' : 'threads: see backend';
     console.log(`Pairwise: TF.js ${tf.version_core} ${backend} (${wasmThreads}${backend === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}), Node ${process.versions.node}`);
-    console.log(`PyTorch:  ${torchVersion} via ${python}, torch.set_num_threads(${PEER.torchThreads.join(') and (')}), in subprocesses`);
+    console.log(`PyTorch:  ${torchVersion} via ${python}, torch.set_num_threads(${PEER.torchThreads.join(') and (')}), OMP_WAIT_POLICY=${ompWaitPolicy()}, in subprocesses`);
 
     for (const [name, size] of Object.entries(SIZES)) {
       const cfg = { ...size, vocabSize: PEER.vocabSize };
@@ -384,7 +396,7 @@ async function main(): Promise<void> {
       header,
       table,
     );
-    console.log(`load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores as it ended (other work on the machine slows both sides, PyTorch's 2 threads most)`);
+    console.log(`load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores as it ended: other work on the machine slows both sides`);
     console.log(JSON.stringify({ rows: rows.map((r) => ({ case: r.what, tokens: r.tokens, p50Ms: Object.fromEntries(names.map((n, i) => [n, Math.round(r.ms[i] * 10) / 10])) })) }));
   } finally {
     for (const p of peers) p.close();

@@ -1,6 +1,21 @@
 // Every learner hyperparameter, named once with its default and what it means (one flat object in
-// the style of TRL's PPOConfig; the prefix says which stage reads it). The defaults were chosen with
-// `pairwise simulate` on the default model on a 2-core machine (see docs in the simulation report).
+// the style of TRL's PPOConfig; the prefix says which stage reads it).
+//
+// The defaults were chosen with `pairwise simulate` (the shipped small policy, 1,000 votes in 5
+// rounds, 10% voter noise, wasm on a shared 2-core machine). "win" is how often the hidden rule
+// prefers a live reply over a bootstrap reply to 64 held-out prompts (ties half):
+//   ppoLr 1e-4 -> 3e-4      shorter: round-1 win 68% -> 73%, KL 1.6 -> 2.3. At 3e-4 every iteration
+//                           already stops early on updateKlLimit, so a larger lr buys nothing.
+//   rolloutPrompts 128 -> 256, initKlCoef 0.05 -> 0.02
+//                           words: 80.9% -> 90.2% at 1,000 votes (KL 8.6 -> 17);
+//                           shorter: 85.9% -> 98% at 400 votes.
+//   rmEpochs 2, warm start  reward model agrees with the rule on 87-97% of held-out pairs by 1,000 votes.
+//   dpoLr 3e-4, 4 epochs    (5e-5, 2 epochs barely moved: words 54% after 600 votes) words 91.4% at
+//                           1,000 votes; its KL reaches gateMaxKl by the fifth cycle, where the gate stops it.
+//   klTarget 15, klHorizon 2000: the KL the rules needed (8-17 nats) under the gate's 30; β moves at
+//   most ~5% per cycle, and carries over only when the caller passes the last klCoef to trainPpo.
+//   Cost: a cycle on 987 pairs of full-length replies took 142 CPU seconds (reward model ~75,
+//   PPO 44, gate ~20): under the 5-minute budget with room for a busy machine.
 
 export interface LearnerConfig {
   /** How the policy improves: PPO against the reward model, or DPO straight from the pairs. */
