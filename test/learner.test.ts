@@ -78,7 +78,7 @@ describe.each(drivers)('learner cycle on %s', (driver) => {
   });
 
   it('trains a reward model and PPO, publishes, and the serving policy hot-reloads', async () => {
-    await collectVotes(service, 14, 'first');
+    await collectVotes(service, 30, 'first');
     const result = await runLearnerCycle(database, settings(OPEN_GATE));
     expect(result.status, result.reason).toBe('succeeded');
     expect(result.counts.newPairs).toBeGreaterThanOrEqual(4);
