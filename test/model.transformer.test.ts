@@ -88,6 +88,25 @@ describe('GPT', () => {
     cache.dispose();
   });
 
+  it('gives the next-token logits of a prompt run once and repeated, as the full forward does for each row', () => {
+    const prompt = randomRows(1, 30, 6)[0]!;
+    const next = [7, 11, 13];
+    const rows = next.map((t) => [...prompt, t]);
+    const full = tf.tidy(() => tf.slice(model.forward(ids(rows)).logits, [0, 30, 0], [3, 1, CFG.vocabSize]).dataSync());
+    const cache = model.initCache(1);
+    const first = model.nextLogits(ids([prompt]), cache);
+    cache.repeat(3);
+    expect(() => cache.repeat(2)).toThrow(/only a one-row KV cache can be repeated/);
+    const stepped = model.nextLogits(ids(next.map((t) => [t])), cache);
+    expect(stepped.shape).toEqual([3, CFG.vocabSize]);
+    expect(cache.length).toBe(31);
+    expect(maxAbsDiff(stepped.dataSync(), full)).toBeLessThan(1e-4);
+    const lastOfPrompt = tf.tidy(() => tf.slice(model.forward(ids([prompt])).logits, [0, 29, 0], [1, 1, CFG.vocabSize]).dataSync());
+    expect(maxAbsDiff(first.dataSync(), lastOfPrompt)).toBeLessThan(1e-4);
+    tf.dispose([first, stepped]);
+    cache.dispose();
+  });
+
   it('rejects sequences longer than the context and non-int32 ids', () => {
     expect(() => model.forward(ids(randomRows(1, 49, 1)))).toThrow(/49 tokens exceeds the model's contextLength 48/);
     expect(() => model.forward(tf.tensor2d([[1, 2]]))).toThrow(/int32/);

@@ -7,7 +7,8 @@
 //
 // Run: npm run bench:peer [-- --rounds 5]
 // Python: PEER_PYTHON, else /usr/bin/python3 (Debian's python3-torch), else python3 on PATH.
-// Pairwise's wasm backend runs one thread; PyTorch runs with 2 threads (both cores) and with 1.
+// Pairwise trains in this thread (one wasm thread) and data parallel over one worker per core;
+// PyTorch runs with 2 threads (both cores) and with 1.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -17,8 +18,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { defaultLearnerConfig } from '../../src/learn/config.ts';
 import { optimiserStep } from '../../src/learn/optim.ts';
-import { clippedSurrogate, clippedValueLoss } from '../../src/learn/ppo.ts';
-import { nextTokenLogProbs } from '../../src/learn/sequences.ts';
+import { ModelPool, splitShards } from '../../src/learn/parallel.ts';
+import { ppoMinibatchLoss, type PpoMinibatch } from '../../src/learn/ppo.ts';
 import { initBackend } from '../../src/model/backend.ts';
 import { generate } from '../../src/model/generate.ts';
 import { mulberry32 } from '../../src/model/prng.ts';
@@ -46,6 +47,8 @@ const PEER = {
   warmups: 2,
   /** PyTorch thread counts: 2 uses both cores; 1 matches Pairwise's single wasm thread. */
   torchThreads: [2, 1],
+  /** Pairwise training threads: 1 (this thread) and one worker per core (the learner's data-parallel step, src/learn/parallel.ts). */
+  pairwiseWorkers: [...new Set([1, os.availableParallelism()])],
   /** Sampling, as the bot samples. */
   temperature: 1,
   topP: 0.95,
@@ -95,14 +98,7 @@ const median = (xs: number[]) => percentile(xs, 0.5);
 // The PPO-shaped batch and loss, shared by the timed step and the same-model check.
 
 /** One fixed minibatch: ids (B, T) and the rollout statistics of its T-1 next-token positions. */
-interface PpoBatch {
-  ids: number[][];
-  mask: number[][];
-  oldLogp: number[][];
-  oldValues: number[][];
-  adv: number[][];
-  ret: number[][];
-}
+type PpoBatch = Pick<PpoMinibatch, 'ids' | 'mask' | 'oldLogp' | 'oldValues' | 'adv' | 'ret'>;
 
 function makeBatch(batch: number, tokens: number, seed: number): PpoBatch {
   const rand = mulberry32(seed);
@@ -118,32 +114,22 @@ function makeBatch(batch: number, tokens: number, seed: number): PpoBatch {
   };
 }
 
-interface BatchTensors {
-  ids: tf.Tensor2D;
-  mask: tf.Tensor2D;
-  oldLogp: tf.Tensor2D;
-  oldValues: tf.Tensor2D;
-  adv: tf.Tensor2D;
-  ret: tf.Tensor2D;
-}
-
-function toTensors(b: PpoBatch): BatchTensors {
+/** The learner's minibatch payload (src/learn/ppo.ts) for a slice of the batch's rows. */
+function minibatch(b: PpoBatch, rows = b.ids.map((_, i) => i)): PpoMinibatch {
+  const take = (src: number[][]) => rows.map((i) => src[i]!);
   return {
-    ids: tf.tensor2d(b.ids, undefined, 'int32'),
-    mask: tf.tensor2d(b.mask),
-    oldLogp: tf.tensor2d(b.oldLogp),
-    oldValues: tf.tensor2d(b.oldValues),
-    adv: tf.tensor2d(b.adv),
-    ret: tf.tensor2d(b.ret),
+    ids: take(b.ids),
+    mask: take(b.mask),
+    oldLogp: take(b.oldLogp),
+    oldValues: take(b.oldValues),
+    adv: take(b.adv),
+    ret: take(b.ret),
+    padId: 0,
+    temperature: 1,
+    clipRange: HP.clipRange,
+    clipRangeValue: HP.clipRangeValue,
+    valueCoef: HP.valueCoef,
   };
-}
-
-/** The loss of src/learn/ppo.ts's ppoStep: clipped surrogate + valueCoef · clipped value loss. */
-function ppoLoss(model: GPT, b: BatchTensors): tf.Scalar {
-  const { logprobs, values } = nextTokenLogProbs(model, b.ids);
-  const pg = clippedSurrogate(tf.sub(logprobs, b.oldLogp), b.adv, b.mask, HP.clipRange);
-  const vf = clippedValueLoss(values, b.oldValues, b.ret, b.mask, HP.clipRangeValue);
-  return tf.add(pg.loss, tf.mul(vf, HP.valueCoef));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,11 +227,10 @@ function exportWeights(model: GPT, dir: string): { path: string; manifest: { nam
 async function sameModelCheck(peer: TorchPeer, cfg: ModelConfig, dir: string): Promise<number> {
   const model = new GPT(cfg, { seed: 7 });
   const batch = makeBatch(2, 24, 8);
-  const t = toTensors(batch);
   try {
     const [logits, values, loss] = tf.tidy(() => {
-      const { logits: l, values: v } = model.forward(t.ids);
-      return [l.dataSync(), v.dataSync(), ppoLoss(model, t).dataSync()[0]!] as const;
+      const { logits: l, values: v } = model.forward(tf.tensor2d(batch.ids, undefined, 'int32'));
+      return [l.dataSync(), v.dataSync(), ppoMinibatchLoss(model, minibatch(batch)).loss.dataSync()[0]!] as const;
     });
     const theirs = await peer.ask<{ logits: number[]; values: number[]; loss: number }>({ op: 'check', config: cfg, weights: exportWeights(model, dir), batch, hp: HP });
     const worst = (a: ArrayLike<number>, b: number[]) => b.reduce((m, x, i) => Math.max(m, Math.abs(x - a[i]!)), 0);
@@ -253,7 +238,6 @@ async function sameModelCheck(peer: TorchPeer, cfg: ModelConfig, dir: string): P
     return Math.max(worst(logits, theirs.logits), worst(values, theirs.values), Math.abs(loss - theirs.loss));
   } finally {
     model.dispose();
-    tf.dispose(Object.values(t));
   }
 }
 
@@ -266,28 +250,42 @@ type Timer = () => Promise<number>;
 interface Contender {
   name: string;
   train(cfg: ModelConfig): Timer;
-  generate(cfg: ModelConfig): Timer;
+  /** Absent where it would time the same thing as another contender. */
+  generate?(cfg: ModelConfig): Timer;
 }
 
-function pairwise(models: Map<string, GPT>): Contender {
+function pairwise(models: Map<string, GPT>, pools: ModelPool[], workers: number, backend: string): Contender {
   const model = (cfg: ModelConfig) => {
     const key = JSON.stringify(cfg);
     if (!models.has(key)) models.set(key, new GPT(cfg, { seed: 1 }));
     return models.get(key)!;
   };
   return {
-    name: 'Pairwise',
+    name: workers === 1 ? 'Pairwise' : `Pairwise ${workers}W`,
     train(cfg) {
       const m = model(cfg);
       const optimizer = tf.train.adam(HP.lr);
-      const batch = toTensors(makeBatch(PEER.trainBatch, trainTokens, TRAIN_BATCH_SEED));
+      const batch = makeBatch(PEER.trainBatch, trainTokens, TRAIN_BATCH_SEED);
+      const opts = { maxGradNorm: HP.maxGradNorm };
+      if (workers === 1) {
+        return async () => {
+          const start = performance.now();
+          optimiserStep(optimizer, m.trainableVariables(), () => ppoMinibatchLoss(m, minibatch(batch)).loss, opts);
+          return performance.now() - start;
+        };
+      }
+      // The learner's data-parallel step: every row has the same reply tokens, so equal weights.
+      const shards = splitShards(batch.ids.map((_, i) => i), workers).map((rows) => ({ payload: minibatch(batch, rows), weight: rows.length / batch.ids.length }));
+      let pool: Promise<ModelPool> | undefined;
       return async () => {
+        pool ??= ModelPool.start({ policy: m }, workers, backend).then((p) => (pools.push(p), p));
+        const p = await pool;
         const start = performance.now();
-        optimiserStep(optimizer, m.trainableVariables(), () => ppoLoss(m, batch), { maxGradNorm: HP.maxGradNorm });
+        await p.step(optimizer, m, 'ppo', shards, opts);
         return performance.now() - start;
       };
     },
-    generate(cfg) {
+    generate: workers > 1 ? undefined : (cfg) => {
       const m = model(cfg);
       const rand = mulberry32(3);
       const prompt = Array.from({ length: PEER.promptTokens }, () => Math.floor(rand() * PEER.vocabSize));
@@ -342,6 +340,7 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const python = pythonPath();
   const peers: TorchPeer[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
   const models = new Map<string, GPT>();
   const dir = mkdtempSync(path.join(tmpdir(), 'pairwise-peer-'));
   try {
@@ -365,7 +364,11 @@ async function main(): Promise<void> {
       console.log(`same model (${name}): ${theirs.params.toLocaleString('en')} parameters each; same weights give logits, values and PPO loss within ${diff.toExponential(1)}`);
     }
 
-    const contenders = [pairwise(models), ...peers.map(torch)];
+    const pools: ModelPool[] = [];
+    closers.push(() => Promise.all(pools.map((p) => p.close())));
+    const ours = PEER.pairwiseWorkers.map((w) => pairwise(models, pools, w, backend));
+    const theirs = peers.map(torch);
+    const contenders = [...ours, ...theirs];
     interface Row {
       what: string;
       tokens: number;
@@ -378,18 +381,21 @@ async function main(): Promise<void> {
       const tokens = PEER.trainBatch * trainTokens;
       const train = await race(contenders.map((c) => c.train(cfg)), PEER.trainRounds);
       rows.push({ what: `PPO step, ${name} (${params}), ${PEER.trainBatch}x${trainTokens} tok`, tokens, ms: train.map(median) });
-      const gen = await race(contenders.map((c) => c.generate(cfg)), PEER.generateRounds);
-      rows.push({ what: `generate ${PEER.candidates}x${PEER.replyTokens} tok, ${name}, KV cache`, tokens: PEER.candidates * PEER.replyTokens, ms: gen.map(median) });
+      const generating = contenders.filter((c) => c.generate);
+      const gen = (await race(generating.map((c) => c.generate!(cfg)), PEER.generateRounds)).map(median);
+      rows.push({ what: `generate ${PEER.candidates}x${PEER.replyTokens} tok, ${name}, KV cache`, tokens: PEER.candidates * PEER.replyTokens, ms: contenders.map((c) => (c.generate ? gen[generating.indexOf(c)]! : NaN)) });
       console.error(`  measured ${name}`);
     }
 
     const names = contenders.map((c) => c.name);
-    const header = ['case', ...names.map((n) => `${n} p50 ms`), ...names.map((n) => `${n} tok/s`), ...names.slice(1).map((n) => `Pairwise / ${n}`)];
+    const pairs = ours.flatMap((o) => theirs.map((t) => [contenders.indexOf(o), contenders.indexOf(t)] as const));
+    const header = ['case', ...names.map((n) => `${n} p50 ms`), ...names.map((n) => `${n} tok/s`), ...pairs.map(([o, t]) => `${names[o]} / ${names[t]}`)];
+    const cell = (x: number, f: (x: number) => string) => (Number.isNaN(x) ? '—' : f(x));
     const table = rows.map((r) => [
       r.what,
-      ...r.ms.map((ms) => ms.toFixed(ms < 100 ? 1 : 0)),
-      ...r.ms.map((ms) => ((r.tokens / ms) * 1000).toFixed(0)),
-      ...r.ms.slice(1).map((ms) => `${(ms / r.ms[0]).toFixed(2)}x`),
+      ...r.ms.map((ms) => cell(ms, (x) => x.toFixed(x < 100 ? 1 : 0))),
+      ...r.ms.map((ms) => cell(ms, (x) => ((r.tokens / x) * 1000).toFixed(0))),
+      ...pairs.map(([o, t]) => cell(r.ms[t]! / r.ms[o]!, (x) => `${x.toFixed(2)}x`)),
     ]);
     printTable(
       `medians of ${PEER.trainRounds} (training) and ${PEER.generateRounds} (generation) alternating rounds; ratio = Pairwise tokens/s ÷ PyTorch tokens/s (above 1: Pairwise faster)`,
@@ -399,6 +405,7 @@ async function main(): Promise<void> {
     console.log(`load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores as it ended: other work on the machine slows both sides`);
     console.log(JSON.stringify({ rows: rows.map((r) => ({ case: r.what, tokens: r.tokens, p50Ms: Object.fromEntries(names.map((n, i) => [n, Math.round(r.ms[i] * 10) / 10])) })) }));
   } finally {
+    for (const close of closers) await close();
     for (const p of peers) p.close();
     for (const m of models.values()) m.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -10,10 +10,12 @@ import { metrics as prom } from '../metrics.ts';
 import { mulberry32 } from '../model/prng.ts';
 import { loadLatestRewardModel, loadPolicy, savePolicy, saveRewardModel, type Bundle } from '../model/store.ts';
 import { RewardModel, type GPT } from '../model/transformer.ts';
+import { initBackend } from '../model/backend.ts';
 import { loadCorpus } from './corpus.ts';
 import { type LearnerConfig } from './config.ts';
 import { trainDpo } from './dpo.ts';
 import { evaluatePolicy, gateDecision } from './evaluate.ts';
+import { ModelPool, trainWorkerCount } from './parallel.ts';
 import { trainPpo } from './ppo.ts';
 import { trainRewardModel } from './reward.ts';
 import { reviewChallenger, reviewLiveAgainstParent, type RolloutRule } from './staged-rollout.ts';
@@ -38,6 +40,8 @@ export interface CycleSettings {
   /** The policy PPO's KL penalty keeps close to; default the first bootstrap version. */
   referenceVersion?: number;
   seed?: number;
+  /** Threads training and sampling (see parallel.ts); default TRAIN_WORKERS, else one per core. */
+  workers?: number;
   /** Reports each training phase's progress (a terminal bar for `learn --once`). */
   progress?: (phase: string) => Progress;
 }
@@ -76,6 +80,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
   const counts: Record<string, number> = {};
   const metrics: Record<string, unknown> = {};
   const owned: { dispose(): void }[] = [];
+  let pool: ModelPool | undefined;
   const stage = (name: string) => q.updateRun(db, runId, { stage: name, counts, metrics });
   const finish = async (status: RunStatus, extra: Partial<CycleResult> = {}): Promise<CycleResult> => {
     metrics.durationS = Math.round((Date.now() - started) / 100) / 10;
@@ -106,7 +111,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     if (counts.newPairs < settings.minNewPairs) {
       return finish('skipped', { reason: `${counts.newPairs} new preference pairs, fewer than the ${settings.minNewPairs} a cycle needs` });
     }
-    const pairs = await trainingPairs(database, fresh, freshImported, cfg.maxPairsPerCycle, seed);
+    const pairs = await trainingPairs(database, fresh, freshImported, cfg.maxPairsPerCycle, since, seed);
     counts.pairs = pairs.length;
 
     const live = await q.livePolicy(db);
@@ -115,12 +120,21 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     owned.push(current.model);
     const { tokenizer } = current;
 
-    // 2. Reward model, warm-started from the previous one (or the live policy's trunk).
-    await stage('reward');
+    // 2. The models this cycle works with, and workers holding copies of them (all cores).
     const previousRm = cfg.rmWarmStart ? await loadLatestRewardModel(db) : undefined;
     const rm = previousRm?.model ?? RewardModel.fromPolicy(current.model);
     owned.push(rm);
-    const rmResult = await withProgress(settings, 'reward', (onProgress) => trainRewardModel(rm, tokenizer, pairs, cfg, { seed, onProgress }));
+    const reference = await loadReference(database, settings.referenceVersion, live);
+    owned.push(reference.model);
+    const candidate = current.model.clone();
+    owned.push(candidate);
+    const workers = settings.workers ?? trainWorkerCount(await initBackend());
+    if (workers > 1) pool = await ModelPool.start({ policy: candidate, live: current.model, reference: reference.model, reward: rm }, workers, await initBackend());
+    counts.workers = workers;
+
+    // 3. Reward model, warm-started from the previous one (or the live policy's trunk).
+    await stage('reward');
+    const rmResult = await withProgress(settings, 'reward', (onProgress) => trainRewardModel(rm, tokenizer, pairs, cfg, { seed, onProgress, pool }));
     Object.assign(metrics, { rmAccuracy: rmResult.heldOutAccuracy, rmLoss: rmResult.heldOutLoss, rmTrainLoss: rmResult.trainLoss });
     counts.heldOut = rmResult.heldOutPairs;
     await stage('reward-save');
@@ -132,27 +146,23 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     });
     await q.updateRun(db, runId, { rewardModelId });
 
-    // 3. Policy improvement against the reward model, kept close to the reference policy.
-    const reference = await loadReference(database, settings.referenceVersion, live);
-    owned.push(reference.model);
+    // 4. Policy improvement against the reward model, kept close to the reference policy.
     const prompts = await rolloutPrompts(database, settings.corpusPath, cfg.rolloutPrompts + cfg.gateHeldOutPrompts, seed);
     const gatePrompts = prompts.slice(0, cfg.gateHeldOutPrompts);
     const trainPrompts = prompts.slice(cfg.gateHeldOutPrompts);
-    const candidate = current.model.clone();
-    owned.push(candidate);
     await stage(cfg.algorithm);
     if (cfg.algorithm === 'dpo') {
-      Object.assign(metrics, await withProgress(settings, 'dpo', (onProgress) => trainDpo(candidate, reference.model, tokenizer, pairs, cfg, { seed, onProgress })));
+      Object.assign(metrics, await withProgress(settings, 'dpo', (onProgress) => trainDpo(candidate, reference.model, tokenizer, pairs, cfg, { seed, onProgress, pool })));
     } else {
       const ppo = await withProgress(settings, 'ppo', (report) =>
-        trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg, { seed, onProgress: (it, of, stats) => report(it, of, stats.policyLoss) }),
+        trainPpo(candidate, reference.model, rm, tokenizer, trainPrompts, rmResult.normaliser, cfg, { seed, pool, onProgress: (it, of, stats) => report(it, of, stats.policyLoss) }),
       );
       Object.assign(metrics, ppo);
     }
 
-    // 4. Gate: the candidate against the live policy on held-out prompts.
+    // 5. Gate: the candidate against the live policy on held-out prompts.
     await stage('gate');
-    const evalArgs = [reference.model, rm, tokenizer, gatePrompts, rmResult.normaliser, cfg, seed + 1] as const;
+    const evalArgs = [reference.model, rm, tokenizer, gatePrompts, rmResult.normaliser, cfg, seed + 1, pool] as const;
     const liveEval = await evaluatePolicy(current.model, ...evalArgs);
     const candEval = await evaluatePolicy(candidate, ...evalArgs);
     const decision = gateDecision(candEval, liveEval, cfg);
@@ -161,7 +171,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     metrics.meanRewardAfter = candEval.meanReward;
     metrics.kl = candEval.kl;
 
-    // 5. Publish: checkpoint, status flip and NOTIFY in one transaction, or store it as rejected.
+    // 6. Publish: checkpoint, status flip and NOTIFY in one transaction, or store it as rejected.
     await stage('publish');
     const status = !decision.pass ? 'rejected' : settings.stagedRollout ? 'challenger' : 'candidate';
     const version = await db.transaction(async (tx) => {
@@ -182,6 +192,7 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     log.error('learner cycle failed', { run: runId, err });
     return finish('failed', { reason: (err as Error).message });
   } finally {
+    await pool?.close();
     for (const m of owned) m.dispose();
   }
 }
@@ -196,7 +207,14 @@ async function withProgress<T>(settings: CycleSettings, phase: string, run: (onP
 }
 
 /** New pairs first, then older ones sampled at random up to `cap`: a cycle's cost follows the new pairs, not the history. */
-async function trainingPairs(database: Database, fresh: q.PreferenceSet, freshImported: { id: number; context: ContextTurn[]; chosen: string; rejected: string }[], cap: number, seed: number): Promise<TrainingPair[]> {
+async function trainingPairs(
+  database: Database,
+  fresh: q.PreferenceSet,
+  freshImported: { id: number; context: ContextTurn[]; chosen: string; rejected: string }[],
+  cap: number,
+  since: Date | undefined,
+  seed: number,
+): Promise<TrainingPair[]> {
   const fromVotes = (p: q.PreferencePair): TrainingPair => ({ promptKey: p.promptId, context: p.context, chosen: p.chosen.text, rejected: p.rejected.text });
   const fromImport = (p: { id: number; context: ContextTurn[]; chosen: string; rejected: string }): TrainingPair => ({
     promptKey: `import:${p.id}`,
@@ -207,9 +225,10 @@ async function trainingPairs(database: Database, fresh: q.PreferenceSet, freshIm
   const out = [...fresh.pairs.map(fromVotes), ...freshImported.map(fromImport)].slice(0, cap);
   if (out.length >= cap) return out;
   const seen = new Set(out.map((p) => p.promptKey));
+  // The database draws the replay sample, so only `cap` older pairs ever reach this process.
   const older = [
-    ...(await q.preferencePairs(database.db, { limit: cap * 4 })).pairs.map(fromVotes),
-    ...(await q.importedPairsSince(database.db, { limit: cap * 4 })).map(fromImport),
+    ...(since ? (await q.samplePreferencePairs(database.db, { count: cap - out.length, before: since })).map(fromVotes) : []),
+    ...(await q.importedPairsSince(database.db, { limit: cap - out.length })).map(fromImport),
   ].filter((p) => !seen.has(p.promptKey));
   shuffle(older, mulberry32(seed));
   return out.concat(older.slice(0, cap - out.length));

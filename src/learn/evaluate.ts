@@ -8,7 +8,8 @@ import type { GPT, RewardModel } from '../model/transformer.ts';
 import type { LearnerConfig } from './config.ts';
 import { scoreReplies, type Normaliser } from './reward.ts';
 import { sampleReplies, type SampledReply } from './rollouts.ts';
-import { sequenceLogProbs } from './sequences.ts';
+import type { ModelPool } from './parallel.ts';
+import { sequenceLogProbsOn } from './sequences.ts';
 
 export interface PolicyEvaluation {
   /** Mean normalised reward-model score of the policy's replies. */
@@ -84,18 +85,19 @@ export async function evaluatePolicy(
   normaliser: Normaliser,
   cfg: LearnerConfig,
   seed: number,
+  pool?: ModelPool,
 ): Promise<PolicyEvaluation> {
   if (prompts.length === 0) throw new Error('the gate needs held-out prompts: pass at least one conversation');
   const sampling = { numSamples: 2, maxNewTokens: cfg.maxNewTokens, temperature: cfg.gateTemperature, seed };
   const score = (replies: SampledReply[]) =>
-    scoreReplies(rm, tokenizer, replies.map((r) => ({ context: r.context, reply: r.text })), normaliser, cfg.rmMaxReplyTokens);
-  const replies = await sampleReplies(policy, tokenizer, prompts, sampling);
+    scoreReplies(rm, tokenizer, replies.map((r) => ({ context: r.context, reply: r.text })), normaliser, cfg.rmMaxReplyTokens, pool);
+  const replies = await sampleReplies(policy, tokenizer, prompts, sampling, pool);
   const rewards = await score(replies);
   const seqs = replies.map((r) => r.seq);
   const pad = tokenizer.special.pad;
-  const own = await sequenceLogProbs(policy, seqs, pad, SCORE_BATCH);
-  const ref = await sequenceLogProbs(reference, seqs, pad, SCORE_BATCH);
-  const referenceReward = mean(await score(await sampleReplies(reference, tokenizer, prompts, sampling)));
+  const own = await sequenceLogProbsOn(pool, policy, seqs, pad, SCORE_BATCH);
+  const ref = await sequenceLogProbsOn(pool, reference, seqs, pad, SCORE_BATCH);
+  const referenceReward = mean(await score(await sampleReplies(reference, tokenizer, prompts, sampling, pool)));
 
   const tokens = replies.map(replyTokens);
   let identical = 0;

@@ -1,16 +1,17 @@
-// Data-parallel gradients across worker_threads. Under Node the wasm backend runs one thread, so
-// each worker runs its own backend on a shard of the batch; the main thread averages the shard
-// gradients (weighted so the sum equals the full-batch gradient) and takes the optimiser step.
-// Weights travel once per step through one SharedArrayBuffer that every worker reads.
+// Data parallelism across worker_threads. Under Node the wasm backend runs one thread, so each
+// worker runs its own backend with copies of the models: for a training step it computes the
+// gradients of a shard of the batch and the main thread sums them (weighted so the sum is the
+// full batch's gradient) and takes the optimiser step; for forward-only work (sampling, scoring)
+// each worker takes a share of the items. A model's weights travel through one SharedArrayBuffer
+// that every worker reads, only when they changed since the worker last loaded them.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { GPT } from '../model/transformer.ts';
 import { optimiserStep, type StepResult } from './optim.ts';
-import type { GradsReply, ShardLossKind, ShardPayload, WorkerData, WorkerReply } from './train-worker.ts';
+import { LOSSES, TASKS, type GradsReply, type PoolModel, type ShardLossKind, type ShardPayload, type TaskKind, type TaskPayload, type TaskResult, type WorkerData, type WorkerModel, type WorkerReply, type WorkerRequest } from './pool-work.ts';
 
 /**
  * Workers to train with: TRAIN_WORKERS if set, else one per core; 1 on node-gpu, where one
@@ -44,6 +45,11 @@ export interface Shard<K extends ShardLossKind> {
   weight: number;
 }
 
+/** A step's result: the loss, optimiserStep's gradient norm, and the loss's aux scalars, all weighted like the loss. */
+export interface PoolStepResult extends StepResult {
+  aux: number[];
+}
+
 /**
  * Resolved in the worker's own loader: tsx only hooks the main thread by itself, so the worker
  * registers tsx's ESM loader before importing the TypeScript entry (works under tsx and vitest).
@@ -55,27 +61,44 @@ function workerSource(): string {
   return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
 }
 
-/** A pool of workers holding copies of one model; `step` trains the main thread's model. */
-export class GradientPool {
+interface Slot {
+  model: PoolModel;
+  vars: tf.Variable[];
+  /** Every variable's values back to back, in trainableVariables order. */
+  weights: Float32Array;
+  version: number;
+  /** The main thread's weights may differ from `weights`. */
+  stale: boolean;
+}
+
+/**
+ * Workers holding copies of named models. `step` trains a main-thread model on gradients the
+ * workers compute; `run` spreads forward-only work over them. Models are found by identity, so a
+ * training function given a pool just passes the model it trains.
+ */
+export class ModelPool {
   private closed = false;
 
   private constructor(
     private readonly workers: Worker[],
-    private readonly vars: tf.Variable[],
-    /** Every variable's values back to back, in trainableVariables order. */
-    private readonly weights: Float32Array,
+    private readonly slots: Map<string, Slot>,
   ) {}
 
-  /** Starts `size` workers, each with its own backend `backend` and a model shaped like `model`. */
-  static async start(model: GPT, size: number, backend: string): Promise<GradientPool> {
-    if (!Number.isInteger(size) || size < 1) throw new Error(`a gradient pool needs a positive integer of workers, got ${size}`);
-    const vars = model.trainableVariables();
-    const total = vars.reduce((n, v) => n + v.size, 0);
-    const weights = new Float32Array(new SharedArrayBuffer(total * 4));
-    const workerData: WorkerData = { backend, config: model.config, weights };
+  /** Starts `size` workers, each with its own backend `backend` and copies of `models`. */
+  static async start(models: Record<string, PoolModel>, size: number, backend: string): Promise<ModelPool> {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`a model pool needs a positive integer of workers, got ${size}`);
+    const slots = new Map<string, Slot>();
+    const shared: Record<string, WorkerModel> = {};
+    for (const [name, model] of Object.entries(models)) {
+      const vars = model.trainableVariables();
+      const weights = new Float32Array(new SharedArrayBuffer(vars.reduce((n, v) => n + v.size, 0) * 4));
+      slots.set(name, { model, vars, weights, version: 0, stale: true });
+      shared[name] = { kind: 'score' in model ? 'reward' : 'policy', config: model.config, weights };
+    }
+    const workerData: WorkerData = { backend, models: shared };
     const source = workerSource();
     const workers = Array.from({ length: size }, () => new Worker(source, { eval: true, workerData }));
-    const pool = new GradientPool(workers, vars, weights);
+    const pool = new ModelPool(workers, slots);
     try {
       await Promise.all(workers.map((w) => reply(w))); // each says ready once its backend is up
     } catch (err) {
@@ -89,44 +112,83 @@ export class GradientPool {
     return this.workers.length;
   }
 
-  /**
-   * One optimiser step on the weighted sum of the shards' losses: at most `size` shards, one per
-   * worker. Returns that loss and optimiserStep's global gradient norm.
-   */
-  async step<K extends ShardLossKind>(optimizer: tf.Optimizer, kind: K, shards: Shard<K>[], opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): Promise<StepResult> {
-    if (this.closed) throw new Error('gradient pool is closed: start a new one');
-    if (shards.length < 1 || shards.length > this.workers.length) throw new Error(`a step needs 1..${this.workers.length} shards, got ${shards.length}`);
-    let offset = 0;
-    for (const v of this.vars) {
-      this.weights.set(v.dataSync() as Float32Array, offset);
-      offset += v.size;
+  /** The pool's name of `model`; throws when the pool does not hold it. */
+  nameOf(model: PoolModel): string {
+    for (const [name, slot] of this.slots) if (slot.model === model) return name;
+    throw new Error('this model pool does not hold that model: start the pool with it');
+  }
+
+  /** Says that `model`'s weights changed on the main thread (other than by `step`). */
+  changed(model: PoolModel): void {
+    this.slots.get(this.nameOf(model))!.stale = true;
+  }
+
+  /** Publishes stale weights and returns every model's version, for a request. */
+  private versions(): Record<string, number> {
+    if (this.closed) throw new Error('model pool is closed: start a new one');
+    const out: Record<string, number> = {};
+    for (const [name, slot] of this.slots) {
+      if (slot.stale) {
+        let offset = 0;
+        for (const v of slot.vars) {
+          slot.weights.set(v.dataSync() as Float32Array, offset);
+          offset += v.size;
+        }
+        slot.version++;
+        slot.stale = false;
+      }
+      out[name] = slot.version;
     }
-    const replies = (await Promise.all(shards.map((s, i) => reply(this.workers[i]!, { kind, payload: s.payload })))) as GradsReply[];
-    const sum = new Float32Array(this.weights.length);
-    const present = this.vars.map(() => false);
+    return out;
+  }
+
+  /**
+   * One optimiser step of `model` on the weighted sum of the shards' losses: at most `size`
+   * shards, one per worker. Returns that loss, optimiserStep's global gradient norm and the aux.
+   */
+  async step<K extends ShardLossKind>(optimizer: tf.Optimizer, model: PoolModel, kind: K, shards: Shard<K>[], opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): Promise<PoolStepResult> {
+    if (shards.length < 1 || shards.length > this.workers.length) throw new Error(`a step needs 1..${this.workers.length} shards, got ${shards.length}`);
+    const name = this.nameOf(model);
+    const slot = this.slots.get(name)!;
+    const versions = this.versions();
+    const replies = (await Promise.all(shards.map((s, i) => reply(this.workers[i]!, { op: 'grads', versions, model: name, kind, payload: s.payload } satisfies WorkerRequest)))) as GradsReply[];
+    const sum = new Float32Array(slot.weights.length);
+    const present = slot.vars.map(() => false);
     let loss = 0;
+    const aux = replies[0]!.aux.map(() => 0);
     replies.forEach((r, i) => {
       const w = shards[i]!.weight;
       loss += w * r.loss;
+      r.aux.forEach((a, j) => (aux[j]! += w * a));
       for (let j = 0; j < sum.length; j++) sum[j]! += w * r.grads[j]!;
       r.present.forEach((p, j) => p && (present[j] = true));
     });
-    const used = this.vars.filter((_, j) => present[j]);
+    const used = slot.vars.filter((_, j) => present[j]);
     const grads = tf.tidy(() => {
       let at = 0;
-      return this.vars.flatMap((v, j) => {
+      return slot.vars.flatMap((v, j) => {
         const g = sum.subarray(at, (at += v.size));
         return present[j] ? [tf.tensor(g, v.shape)] : [];
       });
     });
     try {
       // d/dv Σ sum(v ⊙ g) = g exactly, so optimiserStep (clipping, Adam, decay) runs unchanged
-      // on the averaged gradients; its loss value is this surrogate's, so report the shards'.
+      // on the summed gradients; its loss value is this surrogate's, so report the shards'.
       const { gradNorm } = optimiserStep(optimizer, used, () => tf.addN(used.map((v, j) => tf.sum(tf.mul(v, grads[j]!)))) as tf.Scalar, opts);
-      return { loss, gradNorm };
+      slot.stale = true;
+      return { loss, gradNorm, aux };
     } finally {
       tf.dispose(grads);
     }
+  }
+
+  /** Runs task `kind` on `models` once per payload (at most `size`), each on its own worker; results in payload order. */
+  async run<K extends TaskKind>(kind: K, models: PoolModel[], payloads: TaskPayload[K][]): Promise<TaskResult[K][]> {
+    if (payloads.length > this.workers.length) throw new Error(`a task takes at most ${this.workers.length} payloads, got ${payloads.length}`);
+    const names = models.map((m) => this.nameOf(m));
+    const versions = this.versions();
+    const replies = await Promise.all(payloads.map((payload, i) => reply(this.workers[i]!, { op: 'task', versions, models: names, kind, payload } satisfies WorkerRequest)));
+    return replies.map((r) => (r as { value: TaskResult[K] }).value);
   }
 
   /** Terminates every worker; idempotent. */
@@ -134,6 +196,51 @@ export class GradientPool {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * One optimiser step of `model` on loss `kind` over a batch of `items`: spread over the pool's
+ * workers when there is a pool (each shard's mean loss weighted by `weight(shard)`, which must
+ * sum to 1 over the shards), else computed here. Returns the loss, gradient norm and aux.
+ */
+export async function lossStep<K extends ShardLossKind, T>(
+  pool: ModelPool | undefined,
+  optimizer: tf.Optimizer,
+  model: PoolModel,
+  kind: K,
+  items: T[],
+  payload: (part: T[]) => ShardPayload[K],
+  weight: (part: T[]) => number,
+  opts: { maxGradNorm: number; weightDecay?: number; lr?: number },
+): Promise<PoolStepResult> {
+  if (pool && pool.size > 1 && items.length > 1) {
+    return pool.step(optimizer, model, kind, splitShards(items, pool.size).map((part) => ({ payload: payload(part), weight: weight(part) })), opts);
+  }
+  let kept: tf.Scalar[] = [];
+  const result = optimiserStep(
+    optimizer,
+    model.trainableVariables(),
+    () => {
+      const out = LOSSES[kind](model, payload(items) as never) as { loss: tf.Scalar; aux?: tf.Scalar[] };
+      kept = (out.aux ?? []).map((a) => tf.keep(a));
+      return out.loss;
+    },
+    opts,
+  );
+  const aux = kept.map((a) => a.dataSync()[0]!);
+  tf.dispose(kept);
+  return { ...result, aux };
+}
+
+/**
+ * Task `kind` over `count` items: split contiguously across the pool's workers when there is a
+ * pool, else run here on the same models. `payload(start, end)` describes items start..end-1;
+ * returns one result per part, in item order.
+ */
+export async function spread<K extends TaskKind>(pool: ModelPool | undefined, kind: K, models: PoolModel[], count: number, payload: (start: number, end: number) => TaskPayload[K]): Promise<TaskResult[K][]> {
+  if (!pool || pool.size < 2 || count < 2) return [(await TASKS[kind](models, payload(0, count) as never)) as TaskResult[K]];
+  const bounds = splitShards(Array.from({ length: count }, (_, i) => i), pool.size).map((s) => [s[0]!, s.at(-1)! + 1] as const);
+  return pool.run(kind, models, bounds.map(([start, end]) => payload(start, end)));
 }
 
 /** Sends `message` (if any) and waits for the worker's next reply; a worker error or exit rejects. */

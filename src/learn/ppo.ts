@@ -8,7 +8,7 @@ import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT, RewardModel } from '../model/transformer.ts';
 import type { LearnerConfig } from './config.ts';
-import { optimiserStep } from './optim.ts';
+import { lossStep, spread, type ModelPool } from './parallel.ts';
 import { scoreReplies, shuffled, type Normaliser } from './reward.ts';
 import { sampleReplies, type SampledReply } from './rollouts.ts';
 import { nextTokenLogProbs, padBatch, replyMask } from './sequences.ts';
@@ -130,31 +130,82 @@ function rowsOf(flat: Float32Array, batch: number, width: number): Float32Array[
   return Array.from({ length: batch }, (_, b) => flat.subarray(b * width, (b + 1) * width));
 }
 
-/** Forward-only statistics of the rollout batch, computed in chunks: (B, W-1) each, flattened. */
-async function rolloutStats(policy: GPT, reference: GPT, rollouts: SampledReply[], padId: number, cfg: LearnerConfig, width: number) {
-  const n = rollouts.length;
-  const cols = width - 1;
-  const logprobs = new Float32Array(n * cols);
-  const refLogprobs = new Float32Array(n * cols);
-  const values = new Float32Array(n * cols);
-  const entropy = new Float32Array(n * cols);
-  for (let i = 0; i < n; i += cfg.minibatchSize) {
-    const chunk = rollouts.slice(i, i + cfg.minibatchSize).map((r) => r.seq.ids);
-    const [lp, rlp, v, ent] = tf.tidy(() => {
-      const ids = padBatch(chunk, padId, width);
-      const pol = nextTokenLogProbs(policy, ids, cfg.temperature);
-      const ref = nextTokenLogProbs(reference, ids, cfg.temperature);
+/** What a chunk of rollouts needs for its forward-only statistics. */
+export interface StatsChunk {
+  rows: number[][];
+  /** Width every row is padded to (the rollout batch's longest), so chunks line up. */
+  width: number;
+  padId: number;
+  temperature: number;
+  /** Rows per forward pass. */
+  batchSize: number;
+}
+
+/** Per-token log π, log π_ref, values and entropy of the rows at the rollout temperature: (rows, width-1) each, flattened. */
+export async function rolloutStatsChunk(policy: GPT, reference: GPT, p: StatsChunk) {
+  const n = p.rows.length;
+  const cols = p.width - 1;
+  const out = { logprobs: new Float32Array(n * cols), refLogprobs: new Float32Array(n * cols), values: new Float32Array(n * cols), entropy: new Float32Array(n * cols) };
+  for (let i = 0; i < n; i += p.batchSize) {
+    const parts = tf.tidy(() => {
+      const ids = padBatch(p.rows.slice(i, i + p.batchSize), p.padId, p.width);
+      const pol = nextTokenLogProbs(policy, ids, p.temperature);
+      const ref = nextTokenLogProbs(reference, ids, p.temperature);
       const logp = tf.logSoftmax(pol.logits); // (b, W-1, V)
       const ent = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1));
-      return [pol.logprobs, ref.logprobs, pol.values, ent];
+      return { logprobs: pol.logprobs, refLogprobs: ref.logprobs, values: pol.values, entropy: ent };
     });
-    logprobs.set(await lp.data(), i * cols);
-    refLogprobs.set(await rlp.data(), i * cols);
-    values.set(await v.data(), i * cols);
-    entropy.set(await ent.data(), i * cols);
-    tf.dispose([lp, rlp, v, ent]);
+    for (const key of Object.keys(out) as (keyof typeof out)[]) out[key].set(await parts[key].data(), i * cols);
+    tf.dispose(Object.values(parts));
   }
-  return { logprobs: rowsOf(logprobs, n, cols), refLogprobs: rowsOf(refLogprobs, n, cols), values: rowsOf(values, n, cols), entropy: rowsOf(entropy, n, cols) };
+  return out;
+}
+
+/** The rollout batch's statistics, spread over the pool's workers when given one: B rows of W-1 each. */
+async function rolloutStats(policy: GPT, reference: GPT, rollouts: SampledReply[], padId: number, cfg: LearnerConfig, width: number, pool?: ModelPool) {
+  const rows = rollouts.map((r) => r.seq.ids);
+  const parts = await spread(pool, 'rolloutStats', [policy, reference], rows.length, (start, end) => ({
+    rows: rows.slice(start, end),
+    width,
+    padId,
+    temperature: cfg.temperature,
+    batchSize: cfg.minibatchSize,
+  }));
+  const joined = (key: keyof (typeof parts)[number]) => parts.flatMap((part) => rowsOf(part[key], part[key].length / (width - 1), width - 1));
+  return { logprobs: joined('logprobs'), refLogprobs: joined('refLogprobs'), values: joined('values'), entropy: joined('entropy') };
+}
+
+/** A PPO minibatch as plain rows, each cut to the minibatch's width − 1. */
+export interface PpoMinibatch {
+  ids: number[][];
+  mask: number[][];
+  oldLogp: number[][];
+  oldValues: number[][];
+  adv: number[][];
+  ret: number[][];
+  padId: number;
+  temperature: number;
+  clipRange: number;
+  clipRangeValue: number;
+  valueCoef: number;
+}
+
+/**
+ * PPO's loss on a minibatch: clipped surrogate + valueCoef · clipped value loss, both means over
+ * its reply tokens; aux = [policy loss, value loss, clip fraction, approximate KL(old‖new)].
+ */
+export function ppoMinibatchLoss(policy: GPT, p: PpoMinibatch): { loss: tf.Scalar; aux: tf.Scalar[] } {
+  const rows = p.ids.length;
+  const cols = p.mask[0]!.length;
+  const t = (src: number[][]) => tf.tensor2d(src.flat(), [rows, cols]);
+  const ids = padBatch(p.ids, p.padId, cols + 1);
+  const [mask, oldLogp, oldValues, adv, ret] = [p.mask, p.oldLogp, p.oldValues, p.adv, p.ret].map(t) as tf.Tensor2D[];
+  const { logprobs, values } = nextTokenLogProbs(policy, ids, p.temperature);
+  const logRatio = tf.sub(logprobs, oldLogp!);
+  const pg = clippedSurrogate(logRatio, adv!, mask!, p.clipRange);
+  const vf = clippedValueLoss(values, oldValues!, ret!, mask!, p.clipRangeValue);
+  const approxKl = maskedMean(tf.sub(tf.sub(tf.exp(logRatio), 1), logRatio), mask!);
+  return { loss: tf.add(pg.loss, tf.mul(vf, p.valueCoef)), aux: [pg.loss, vf, pg.clipFraction, approxKl] };
 }
 
 /**
@@ -172,13 +223,14 @@ export async function ppoStep(
   padId: number,
   cfg: LearnerConfig,
   rand: () => number,
+  pool?: ModelPool,
 ): Promise<PpoStepStats> {
   const n = rollouts.length;
   const seqs = rollouts.map((r) => r.seq);
   const width = Math.max(...seqs.map((s) => s.ids.length));
   const cols = width - 1;
   const mask = rowsOf(replyMask(seqs, width), n, cols);
-  const old = await rolloutStats(policy, reference, rollouts, padId, cfg, width);
+  const old = await rolloutStats(policy, reference, rollouts, padId, cfg, width, pool);
 
   let klSum = 0;
   let entropySum = 0;
@@ -201,7 +253,6 @@ export async function ppoStep(
   const { advantages: rawAdv, returns } = gae(rewards, old.values, mask, cfg.gamma, cfg.lambda);
   const advantages = cfg.whitenAdvantages ? whiten(rawAdv, mask) : rawAdv;
 
-  const vars = policy.trainableVariables();
   const totals = { policyLoss: 0, valueLoss: 0, clipFraction: 0, approxKl: 0 };
   let steps = 0;
   let earlyStopped = false;
@@ -211,27 +262,17 @@ export async function ppoStep(
       const rows = order.slice(i, i + cfg.minibatchSize);
       // Each minibatch is cut to its own longest row: padding costs compute.
       const w = Math.max(...rows.map((b) => seqs[b]!.ids.length));
-      const take = (src: ArrayLike<number>[]) => tf.tensor2d(rows.map((b) => Array.from(src[b]!).slice(0, w - 1)), [rows.length, w - 1]);
-      const ids = padBatch(rows.map((b) => seqs[b]!.ids), padId);
-      const batch = { mask: take(mask), oldLogp: take(old.logprobs), oldValues: take(old.values), adv: take(advantages), ret: take(returns) };
-      let aux: tf.Tensor[] = [];
-      const { loss } = optimiserStep(
-        optimizer,
-        vars,
-        () => {
-          const { logprobs, values } = nextTokenLogProbs(policy, ids, cfg.temperature);
-          const logRatio = tf.sub(logprobs, batch.oldLogp);
-          const pg = clippedSurrogate(logRatio, batch.adv, batch.mask, cfg.clipRange);
-          const vf = clippedValueLoss(values, batch.oldValues, batch.ret, batch.mask, cfg.clipRangeValue);
-          const approxKl = maskedMean(tf.sub(tf.sub(tf.exp(logRatio), 1), logRatio), batch.mask);
-          aux = [pg.loss, vf, pg.clipFraction, approxKl].map((t) => tf.keep(t));
-          return tf.add(pg.loss, tf.mul(vf, cfg.valueCoef));
-        },
-        { maxGradNorm: cfg.maxGradNorm },
-      );
-      const [pl, vl, cf, ak] = aux.map((t) => t.dataSync()[0]!);
-      tf.dispose([ids, ...Object.values(batch), ...aux]);
-      if (!Number.isFinite(loss)) throw new Error(`PPO loss became ${loss}: lower ppoLr or raise klTarget's β`);
+      const minibatch = (part: number[]): PpoMinibatch => {
+        const take = (src: ArrayLike<number>[]) => part.map((b) => Array.from(src[b]!).slice(0, w - 1));
+        const { temperature, clipRange, clipRangeValue, valueCoef } = cfg;
+        return { ids: part.map((b) => seqs[b]!.ids), mask: take(mask), oldLogp: take(old.logprobs), oldValues: take(old.values), adv: take(advantages), ret: take(returns), padId, temperature, clipRange, clipRangeValue, valueCoef };
+      };
+      // Shards weigh by their share of the reply tokens: the losses are means over tokens.
+      const tokens = (part: number[]) => part.reduce((n, b) => n + mask[b]!.reduce((a, x) => a + x, 0), 0);
+      const total = tokens(rows);
+      const { loss, aux } = await lossStep(pool, optimizer, policy, 'ppo', rows, minibatch, (part) => tokens(part) / total, { maxGradNorm: cfg.maxGradNorm });
+      const [pl, vl, cf, ak] = aux;
+      if (!Number.isFinite(loss)) throw new Error(`PPO loss became ${loss}: lower ppoLr (now ${cfg.ppoLr}) or maxGradNorm`);
       totals.policyLoss += pl!;
       totals.valueLoss += vl!;
       totals.clipFraction += cf!;
@@ -284,6 +325,8 @@ export interface PpoResult {
 
 export interface PpoOptions {
   seed: number;
+  /** Workers holding `policy`, `reference` and `rm` (see parallel.ts): sampling, scoring and updates are spread over them. */
+  pool?: ModelPool;
   /** β to start from, e.g. the previous cycle's klCoef, so the adaptive controller carries over (default initKlCoef). */
   klCoef?: number;
   onProgress?: (iteration: number, iterations: number, stats: PpoStepStats & { meanReward: number }) => void;
@@ -327,7 +370,7 @@ export async function trainPpo(
   for (let i = 0; i < prompts.length; i += cfg.rolloutBatchPrompts) batches.push(prompts.slice(i, i + cfg.rolloutBatchPrompts));
   const sampling = { numSamples: cfg.samplesPerPrompt, maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature };
   const score = (rollouts: SampledReply[]) =>
-    scoreReplies(rm, tokenizer, rollouts.map((r) => ({ context: r.context, reply: r.text })), normaliser, cfg.rmMaxReplyTokens);
+    scoreReplies(rm, tokenizer, rollouts.map((r) => ({ context: r.context, reply: r.text })), normaliser, cfg.rmMaxReplyTokens, opts.pool);
 
   const all: PpoStepStats[] = [];
   let meanRewardBefore = NaN;
@@ -336,12 +379,12 @@ export async function trainPpo(
   try {
     for (const [it, batch] of batches.entries()) {
       let started = performance.now();
-      const rollouts = await sampleReplies(policy, tokenizer, batch, { ...sampling, seed: opts.seed + 100_003 * (it + 1) });
+      const rollouts = await sampleReplies(policy, tokenizer, batch, { ...sampling, seed: opts.seed + 100_003 * (it + 1) }, opts.pool);
       const normalised = await score(rollouts);
       if (it === 0) meanRewardBefore = mean(normalised);
       rolloutMs += performance.now() - started;
       started = performance.now();
-      const stats = await ppoStep(policy, reference, rollouts, rolloutRewards(rollouts, normalised, cfg), klCtl.value, optimizer, padId, cfg, rand);
+      const stats = await ppoStep(policy, reference, rollouts, rolloutRewards(rollouts, normalised, cfg), klCtl.value, optimizer, padId, cfg, rand, opts.pool);
       updateMs += performance.now() - started;
       klCtl.update(stats.kl, rollouts.length);
       all.push(stats);
@@ -350,7 +393,7 @@ export async function trainPpo(
   } finally {
     optimizer.dispose();
   }
-  const after = await score(await sampleReplies(policy, tokenizer, batches[0]!, { ...sampling, seed: opts.seed + 7 }));
+  const after = await score(await sampleReplies(policy, tokenizer, batches[0]!, { ...sampling, seed: opts.seed + 7 }, opts.pool));
   const avg = (key: keyof PpoStepStats) => mean(all.map((s) => Number(s[key])));
   return {
     meanRewardBefore,

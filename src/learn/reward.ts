@@ -6,7 +6,7 @@ import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { RewardModel } from '../model/transformer.ts';
 import { defaultLearnerConfig, type LearnerConfig } from './config.ts';
-import { optimiserStep } from './optim.ts';
+import { lossStep, spread, type ModelPool } from './parallel.ts';
 import { encodeReply, inChunks, padBatch, type Sequence } from './sequences.ts';
 
 export interface RewardPair {
@@ -40,6 +40,8 @@ export interface RewardTrainResult {
 
 export interface RewardTrainOptions {
   seed: number;
+  /** Workers holding `rm` (see parallel.ts): steps and scoring are spread over them. */
+  pool?: ModelPool;
   onProgress?: (done: number, total: number, loss: number) => void;
 }
 
@@ -89,23 +91,39 @@ function encodePairs(rm: RewardModel, tokenizer: Tokenizer, pairs: RewardPair[],
   }));
 }
 
-/** Raw scores (B) of a batch of sequences; the caller disposes. */
-function scoreSequences(rm: RewardModel, seqs: Sequence[], padId: number): tf.Tensor1D {
-  return tf.tidy(() => rm.score(padBatch(seqs.map((s) => s.ids), padId), seqs.map((s) => s.ids.length)));
+/** Raw scores (B) of a batch of token rows; the caller disposes. */
+function scoreRows(rm: RewardModel, rows: number[][], padId: number): tf.Tensor1D {
+  return tf.tidy(() => rm.score(padBatch(rows, padId), rows.map((r) => r.length)));
 }
 
-async function rawScores(rm: RewardModel, seqs: Sequence[], padId: number): Promise<number[]> {
-  return inChunks(seqs, SCORE_BATCH, async (chunk) => {
-    const scores = scoreSequences(rm, chunk, padId);
+/** Raw scores of token rows (each a context ++ reply ++ eot), forward-only in batches. */
+export async function rawScores(rm: RewardModel, rows: number[][], padId: number): Promise<number[]> {
+  return inChunks(rows, SCORE_BATCH, async (chunk) => {
+    const scores = scoreRows(rm, chunk, padId);
     const out = Array.from(await scores.data());
     scores.dispose();
     return out;
   });
 }
 
-async function evaluatePairs(rm: RewardModel, pairs: EncodedPair[], padId: number): Promise<{ loss: number; accuracy: number; chosen: number[]; rejected: number[] }> {
-  const chosen = await rawScores(rm, pairs.map((p) => p.chosen), padId);
-  const rejected = await rawScores(rm, pairs.map((p) => p.rejected), padId);
+/** Raw scores of sequences, spread over the pool's workers when given one. */
+async function scoresOf(rm: RewardModel, seqs: Sequence[], padId: number, pool?: ModelPool): Promise<number[]> {
+  const parts = await spread(pool, 'scores', [rm], seqs.length, (start, end) => ({ seqs: seqs.slice(start, end).map((s) => s.ids), padId }));
+  return parts.flat();
+}
+
+/** The Bradley–Terry loss of a batch of pairs given as token rows: chosen[i] was preferred to rejected[i]. */
+export function pairLoss(rm: RewardModel, chosen: number[][], rejected: number[][], padId: number): tf.Scalar {
+  return tf.tidy(() => {
+    const rows = [...chosen, ...rejected];
+    const scores = rm.score(padBatch(rows, padId), rows.map((r) => r.length)); // (2B): chosen then rejected
+    return bradleyTerryLoss(tf.sub<tf.Tensor1D>(tf.slice(scores, 0, chosen.length), tf.slice(scores, chosen.length, rejected.length)));
+  });
+}
+
+async function evaluatePairs(rm: RewardModel, pairs: EncodedPair[], padId: number, pool?: ModelPool): Promise<{ loss: number; accuracy: number; chosen: number[]; rejected: number[] }> {
+  const chosen = await scoresOf(rm, pairs.map((p) => p.chosen), padId, pool);
+  const rejected = await scoresOf(rm, pairs.map((p) => p.rejected), padId, pool);
   const loss = tf.tidy(() => bradleyTerryLoss(tf.sub<tf.Tensor1D>(tf.tensor1d(chosen), tf.tensor1d(rejected))).dataSync()[0]!);
   return { loss, accuracy: pairwiseAccuracy(chosen, rejected), chosen, rejected };
 }
@@ -122,6 +140,7 @@ function meanStd(values: number[]): Normaliser {
  * the training replies (chosen and rejected), so normalised scores of typical replies are ~N(0, 1).
  */
 export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pairs: RewardPair[], cfg: LearnerConfig, opts: RewardTrainOptions): Promise<RewardTrainResult> {
+  const { pool } = opts;
   if (pairs.length === 0) throw new Error('no preference pairs to train the reward model on: collect votes (or `pairwise import` a file) first');
   const started = performance.now();
   const padId = tokenizer.special.pad;
@@ -133,7 +152,6 @@ export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pa
 
   const rand = mulberry32(opts.seed);
   const optimizer = tf.train.adam(cfg.rmLr);
-  const vars = rm.trainableVariables();
   const stepsPerEpoch = Math.ceil(trainSet.length / cfg.rmBatchSize);
   const total = stepsPerEpoch * cfg.rmEpochs;
   let steps = 0;
@@ -144,20 +162,10 @@ export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pa
       epochLoss = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         const batch = order.slice(s * cfg.rmBatchSize, (s + 1) * cfg.rmBatchSize).map((i) => trainSet[i]!);
-        const seqs = [...batch.map((p) => p.chosen), ...batch.map((p) => p.rejected)];
-        const ids = padBatch(seqs.map((q) => q.ids), padId);
-        const lengths = seqs.map((q) => q.ids.length);
-        const { loss } = optimiserStep(
-          optimizer,
-          vars,
-          () => {
-            const scores = rm.score(ids, lengths); // (2B): chosen then rejected
-            const margins = tf.sub<tf.Tensor1D>(tf.slice(scores, 0, batch.length), tf.slice(scores, batch.length, batch.length));
-            return bradleyTerryLoss(margins);
-          },
-          { maxGradNorm: cfg.maxGradNorm, weightDecay: cfg.rmWeightDecay, lr: cfg.rmLr },
-        );
-        ids.dispose();
+        const rowsOf = (part: EncodedPair[]) => ({ chosen: part.map((p) => p.chosen.ids), rejected: part.map((p) => p.rejected.ids), padId });
+        // Each shard's mean loss counts by its share of the pairs: the sum is the batch's mean.
+        const stepOpts = { maxGradNorm: cfg.maxGradNorm, weightDecay: cfg.rmWeightDecay, lr: cfg.rmLr };
+        const { loss } = await lossStep(pool, optimizer, rm, 'reward', batch, rowsOf, (part) => part.length / batch.length, stepOpts);
         if (!Number.isFinite(loss)) throw new Error(`reward model loss became ${loss} at step ${steps}: lower rmLr`);
         epochLoss += loss;
         steps++;
@@ -169,8 +177,8 @@ export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pa
     optimizer.dispose();
   }
 
-  const trained = await evaluatePairs(rm, trainSet, padId);
-  const held = heldOutSet.length > 0 ? await evaluatePairs(rm, heldOutSet, padId) : undefined;
+  const trained = await evaluatePairs(rm, trainSet, padId, pool);
+  const held = heldOutSet.length > 0 ? await evaluatePairs(rm, heldOutSet, padId, pool) : undefined;
   return {
     trainLoss: epochLoss / stepsPerEpoch,
     trainAccuracy: trained.accuracy,
@@ -191,9 +199,10 @@ export async function scoreReplies(
   items: { context: Turn[]; reply: string }[],
   normaliser: Normaliser,
   maxReplyTokens = defaultLearnerConfig.rmMaxReplyTokens,
+  pool?: ModelPool,
 ): Promise<number[]> {
   const seqs = items.map((it) => encodeReply(tokenizer, it.context, it.reply, rm.config.contextLength, maxReplyTokens));
-  const raw = await rawScores(rm, seqs, tokenizer.special.pad);
+  const raw = await scoresOf(rm, seqs, tokenizer.special.pad, pool);
   return raw.map((r) => (r - normaliser.mean) / normaliser.std);
 }
 

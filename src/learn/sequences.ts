@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import { tokenLogProbs, type GPT } from '../model/transformer.ts';
+import { spread, type ModelPool } from './parallel.ts';
 
 /** A prompt and one reply as token ids: ids = prompt ++ reply. */
 export interface Sequence {
@@ -79,4 +80,9 @@ export async function sequenceLogProbs(model: GPT, seqs: Sequence[], padId: numb
     sums.dispose();
     return out;
   });
+}
+
+/** The same, spread over the pool's workers when given one (the pool must hold `model`). */
+export async function sequenceLogProbsOn(pool: ModelPool | undefined, model: GPT, seqs: Sequence[], padId: number, batchSize: number): Promise<number[]> {
+  return (await spread(pool, 'replyLogProbs', [model], seqs.length, (start, end) => ({ seqs: seqs.slice(start, end), padId, batchSize }))).flat();
 }

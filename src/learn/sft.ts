@@ -6,8 +6,7 @@ import { initBackend } from '../model/backend.ts';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT } from '../model/transformer.ts';
-import { optimiserStep } from './optim.ts';
-import { GradientPool, splitShards } from './parallel.ts';
+import { lossStep, ModelPool } from './parallel.ts';
 import { nextTokenLogProbs, padBatch } from './sequences.ts';
 
 export interface SftOptions {
@@ -107,19 +106,15 @@ export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogue
 
   const padId = tokenizer.special.pad;
   const optimizer = tf.train.adam(lr);
-  const vars = model.trainableVariables();
   const losses: number[] = [];
-  const pool = workers > 1 ? await GradientPool.start(model, workers, await initBackend()) : undefined;
-  // Each shard's mean loss counts by its share of the target tokens: the sum is the batch's loss.
-  const parallelStep = (p: GradientPool, batch: Example[]) => {
-    const total = batch.reduce((n, e) => n + targetCount(e), 0);
-    const shards = splitShards(batch, p.size).map((examples) => ({ payload: { examples, padId }, weight: examples.reduce((n, e) => n + targetCount(e), 0) / total }));
-    return p.step(optimizer, 'sft', shards, { maxGradNorm });
-  };
+  const pool = workers > 1 ? await ModelPool.start({ policy: model }, workers, await initBackend()) : undefined;
   try {
     for (let step = 1; step <= steps; step++) {
       const batch = nextBatch();
-      const { loss } = pool ? await parallelStep(pool, batch) : optimiserStep(optimizer, vars, () => batchLoss(model, batch, padId), { maxGradNorm });
+      // Each shard's mean loss counts by its share of the target tokens: the sum is the batch's loss.
+      const total = batch.reduce((n, e) => n + targetCount(e), 0);
+      const weight = (part: Example[]) => part.reduce((n, e) => n + targetCount(e), 0) / total;
+      const { loss } = await lossStep(pool, optimizer, model, 'sft', batch, (examples) => ({ examples, padId }), weight, { maxGradNorm });
       if (!Number.isFinite(loss)) throw new Error(`SFT loss became ${loss} at step ${step}: lower lr (now ${lr})`);
       losses.push(loss);
       opts.onProgress?.(step, steps, loss);

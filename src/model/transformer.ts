@@ -278,10 +278,25 @@ export class KVCache {
   private layers: { k: tf.Tensor3D /* (B·H, length, hs) */; v: tf.Tensor3D /* (B·H, length, hs) */ }[] = [];
 
   constructor(
-    readonly batch: number,
+    /** Rows the cached keys and values are for. */
+    public batch: number,
     /** wteᵀ (C, V), transposed once: the tied output projection of every step. */
     readonly headT: tf.Tensor2D,
   ) {}
+
+  /**
+   * Turns a cache of one row into `batch` copies of it: candidates of one prompt share its
+   * prefix, so the prompt is processed once and then repeated.
+   */
+  repeat(batch: number): void {
+    if (this.batch !== 1) throw new Error(`only a one-row KV cache can be repeated, this one has ${this.batch} rows`);
+    this.layers = this.layers.map((l) => {
+      const next = { k: tf.keep(tf.tile(l.k, [batch, 1, 1])), v: tf.keep(tf.tile(l.v, [batch, 1, 1])) }; // (H, T, hs) → (batch·H, T, hs), row-major by batch
+      tf.dispose([l.k, l.v]);
+      return next;
+    });
+    this.batch = batch;
+  }
 
   /** Appends this step's keys and values (B·H, Tnew, hs); returns all of them (B·H, length, hs). */
   append(layer: number, k: tf.Tensor3D, v: tf.Tensor3D): { k: tf.Tensor3D; v: tf.Tensor3D } {
@@ -475,6 +490,19 @@ export class GPT extends Transformer {
       const h = this.hidden(ids, cache);
       const logits = tf.reshape(matMul(h, cache.headT), [B, T, this.config.vocabSize]) as tf.Tensor3D;
       return { logits, values: this.head(h, B, T) };
+    });
+  }
+
+  /**
+   * Logits of the next token after ids (B, Tnew) → (B, V), reusing and extending the cache: what
+   * sampling needs, without the other positions' logits or the value head.
+   */
+  nextLogits(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T] = ids.shape;
+      const h = this.hidden(ids, cache); // (B·T, C)
+      const last = T === 1 ? h : tf.reshape(tf.slice(tf.reshape(h, [B, T, -1]), [0, T - 1, 0], [B, 1, -1]), [B, -1]);
+      return matMul(last, cache.headT) as tf.Tensor2D;
     });
   }
 
