@@ -201,7 +201,6 @@ async function profileQueries(database: Database, maxPairs: number, rolloutPromp
     'evaluationComparisons (rollout review)': await timeMs(() => evaluationComparisons(db)),
     'preferencePairs since last run (new)': await timeMs(() => q.preferencePairs(db, { since })),
     'importedPairsSince': await timeMs(() => q.importedPairsSince(db, { since, limit: maxPairs })),
-    [`preferencePairs limit ${maxPairs * 4} (replay pool)`]: await timeMs(() => q.preferencePairs(db, { limit: maxPairs * 4 })),
     [`samplePreferencePairs ${maxPairs} before last run`]: await timeMs(() => q.samplePreferencePairs(db, { count: maxPairs, before: since })),
     [`recentContexts ${rolloutPrompts * 4}`]: await timeMs(() => q.recentContexts(db, rolloutPrompts * 4)),
     'loadPolicy (live)': await timeMs(async () => (await loadPolicy(db, live)).model.dispose()),

@@ -6,6 +6,7 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/model/backend.ts';
 import { generate } from '../src/model/generate.ts';
+import { nextTokenLogProbs } from '../src/learn/sequences.ts';
 import { mulberry32 } from '../src/model/prng.ts';
 import { countParams, DEFAULT_MODEL_SIZE, GPT, MODEL_SIZES, tokenLogProbs, type ModelConfig } from '../src/model/transformer.ts';
 
@@ -113,6 +114,47 @@ async function matMulPeak(): Promise<{ wall: number; cpu: number }> {
   return { wall: flops / (Math.min(...t.wall) / 1000), cpu: flops / (Math.min(...t.cpu) / 1000) };
 }
 
+/** Kernel time by kernel name of one call of `f` (tf.profile), largest first, with each kernel's share. */
+async function kernelProfile(f: () => void): Promise<{ kernels: number; rows: [string, number, number][] }> {
+  const info = await tf.profile(f);
+  const byName = new Map<string, [number, number]>();
+  for (const k of info.kernels) {
+    if (k.name.endsWith('__op')) continue; // an op's scope: its kernels are listed on their own
+    const [n, ms] = byName.get(k.name) ?? [0, 0];
+    byName.set(k.name, [n + 1, ms + Number(k.kernelTimeMs)]);
+  }
+  const rows = [...byName].map(([name, [n, ms]]): [string, number, number] => [name, n, ms]).sort((a, b) => b[2] - a[2]);
+  return { kernels: rows.reduce((a, r) => a + r[1], 0), rows };
+}
+
+function printProfile(title: string, p: { kernels: number; rows: [string, number, number][] }): void {
+  const total = p.rows.reduce((a, r) => a + r[2], 0);
+  console.log(`\n${title}: ${p.kernels} kernels, ${total.toFixed(2)} ms of kernel time`);
+  for (const [name, n, ms] of p.rows.slice(0, 8)) console.log(`  ${name.padEnd(24)} x${String(n).padEnd(4)} ${ms.toFixed(2).padStart(8)} ms  ${((ms / total) * 100).toFixed(0).padStart(3)}%`);
+}
+
+/** Profiles one generation step after the prompt (batch of candidates, KV cache) and one training step. */
+async function profiles(model: GPT): Promise<void> {
+  const rand = mulberry32(4);
+  const prompt = Array.from({ length: BENCH.promptTokens }, () => Math.floor(rand() * BENCH.vocabSize));
+  const cache = model.initCache(1);
+  tf.tidy(() => model.nextLogits(tf.tensor2d([prompt], [1, prompt.length], 'int32'), cache));
+  cache.repeat(BENCH.candidates);
+  const step = () => tf.dispose(model.nextLogits(tf.tensor2d(prompt.slice(0, BENCH.candidates), [BENCH.candidates, 1], 'int32'), cache));
+  step(); // warm
+  printProfile(`one generation step (${BENCH.candidates} candidates, KV cache)`, await kernelProfile(step));
+  cache.dispose();
+  const { trainBatch: B, trainTokens: T } = BENCH;
+  const ids = tf.tensor2d(Array.from({ length: B * T }, () => Math.floor(rand() * BENCH.vocabSize)), [B, T], 'int32');
+  const grads = () => {
+    const { value, grads: g } = tf.variableGrads(() => tf.mean(nextTokenLogProbs(model, ids).logprobs) as tf.Scalar, model.trainableVariables());
+    tf.dispose([value, ...Object.values(g)]);
+  };
+  grads(); // warm
+  printProfile(`one training step's forward and backward (${B} x ${T} tokens)`, await kernelProfile(grads));
+  ids.dispose();
+}
+
 const backend = await initBackend();
 const cfg = { ...MODEL_SIZES[DEFAULT_MODEL_SIZE], vocabSize: BENCH.vocabSize };
 const model = new GPT(cfg, { seed: 0 });
@@ -147,4 +189,5 @@ const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [k, a, b] of rows) console.log(`${k.padEnd(w0)}  ${a.padStart(w1)}  ${b}`);
 console.log(`load average at the end ${load()}: other processes on these cores inflate wall times; CPU times are this process's own`);
+await profiles(model);
 model.dispose();

@@ -24,6 +24,8 @@ const schema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   PAIRWISE_BACKEND: z.enum(['node-gpu', 'node', 'wasm', 'cpu']).optional(),
+  // Read where the workers start (learn/parallel.ts trainWorkerCount); checked here so a bad value stops start-up.
+  TRAIN_WORKERS: int(1, 1024).optional(),
   MODEL_SIZE: z.enum(['tiny', 'small']).default('small'),
   CORPUS_PATH: z.string().default('data/corpus.jsonl'),
 

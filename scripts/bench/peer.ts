@@ -61,6 +61,7 @@ const SIZES: Record<string, Omit<ModelConfig, 'vocabSize'>> = {
   small: MODEL_SIZES.small,
   '5M': { contextLength: 128, nLayer: 6, nHead: 8, nEmbd: 256 },
 };
+const SIZE_NAMES = Object.keys(SIZES);
 
 /** The PPO hyperparameters the loss and step use, as the learner's defaults have them. */
 const HP = {
@@ -366,6 +367,8 @@ async function main(): Promise<void> {
 
     const pools: ModelPool[] = [];
     closers.push(() => Promise.all(pools.map((p) => p.close())));
+    const poolTiming = () =>
+      pools.map((p) => `Pairwise ${p.size}W ${p === pools[0] ? SIZE_NAMES[0] : SIZE_NAMES[1]} steps: ${(p.timing.stepMs / p.timing.steps).toFixed(0)} ms each, the slowest worker's part ${(p.timing.slowestWorkerMs / p.timing.steps).toFixed(0)} ms`);
     const ours = PEER.pairwiseWorkers.map((w) => pairwise(models, pools, w, backend));
     const theirs = peers.map(torch);
     const contenders = [...ours, ...theirs];
@@ -402,6 +405,7 @@ async function main(): Promise<void> {
       header,
       table,
     );
+    for (const line of poolTiming()) console.log(line);
     console.log(`load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores as it ended: other work on the machine slows both sides`);
     console.log(JSON.stringify({ rows: rows.map((r) => ({ case: r.what, tokens: r.tokens, p50Ms: Object.fromEntries(names.map((n, i) => [n, Math.round(r.ms[i] * 10) / 10])) })) }));
   } finally {

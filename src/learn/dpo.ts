@@ -82,7 +82,7 @@ export async function trainDpo(policy: GPT, reference: GPT, tokenizer: Tokenizer
           beta: cfg.dpoBeta,
         });
         // Shards weigh by their share of the pairs: the loss and aux are means over pairs.
-        const { loss, aux: stats } = await lossStep(pool, optimizer, policy, 'dpo', rows, batchOf, (part) => part.length / rows.length, { maxGradNorm: cfg.maxGradNorm });
+        const { loss, aux: stats } = await lossStep(pool, optimizer, policy, 'dpo', rows, batchOf, (part) => part.length / rows.length, { maxGradNorm: cfg.maxGradNorm, cost: (i) => chosen[i]!.ids.length + rejected[i]!.ids.length });
         const [correctShare, meanMargin] = stats;
         if (!Number.isFinite(loss)) throw new Error(`DPO loss became ${loss} at step ${steps}: lower dpoLr`);
         last.loss += loss;

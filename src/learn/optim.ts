@@ -19,6 +19,16 @@ export function optimiserStep(
   opts: { maxGradNorm: number; weightDecay?: number; lr?: number },
 ): StepResult {
   const { value, grads } = tf.variableGrads(loss, vars);
+  const lossValue = value.dataSync()[0]!;
+  value.dispose();
+  return { loss: lossValue, gradNorm: applyGradients(optimizer, vars, grads, opts) };
+}
+
+/**
+ * The step itself, given gradients by variable name (disposed here): clipped by their global
+ * norm, Adam, decoupled weight decay. Returns the norm before clipping.
+ */
+export function applyGradients(optimizer: tf.Optimizer, vars: tf.Variable[], grads: tf.NamedTensorMap, opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): number {
   const gradNorm = tf.tidy(() => {
     const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
     return tf.sqrt(tf.addN(squares)).dataSync()[0]!;
@@ -32,7 +42,6 @@ export function optimiserStep(
     // Matrices only: decaying LayerNorm gains and biases pulls them away from their roles.
     for (const v of vars) if (v.rank >= 2) tf.tidy(() => v.assign(tf.mul(v, keep)));
   }
-  const lossValue = value.dataSync()[0]!;
-  tf.dispose([value, ...Object.values(grads), ...(scale === 1 ? [] : Object.values(scaled))]);
-  return { loss: lossValue, gradNorm };
+  tf.dispose([...Object.values(grads), ...(scale === 1 ? [] : Object.values(scaled))]);
+  return gradNorm;
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { optimiserStep, type StepResult } from './optim.ts';
+import { applyGradients, optimiserStep, type StepResult } from './optim.ts';
 import { LOSSES, TASKS, type GradsReply, type PoolModel, type ShardLossKind, type ShardPayload, type TaskKind, type TaskPayload, type TaskResult, type WorkerData, type WorkerModel, type WorkerReply, type WorkerRequest } from './pool-work.ts';
 
 /**
@@ -25,6 +25,22 @@ export function trainWorkerCount(backend: string, env: NodeJS.ProcessEnv = proce
     return n;
   }
   return backend === 'node-gpu' ? 1 : os.availableParallelism();
+}
+
+/**
+ * Splits `items` into at most `n` shards of near-equal total `cost` (longest first, each to the
+ * lightest shard), so no worker waits long for another; none is empty. Order within a shard follows `items`.
+ */
+export function balancedShards<T>(items: T[], n: number, cost: (item: T) => number): T[][] {
+  const load = new Array<number>(Math.min(n, items.length)).fill(0);
+  const owner = new Array<number>(items.length);
+  const order = items.map((_, i) => i).sort((a, b) => cost(items[b]!) - cost(items[a]!));
+  for (const i of order) {
+    const lightest = load.indexOf(Math.min(...load));
+    owner[i] = lightest;
+    load[lightest]! += cost(items[i]!);
+  }
+  return load.map((_, s) => items.filter((_, i) => owner[i] === s));
 }
 
 /** Splits `items` into at most `n` contiguous shards of near-equal length; none is empty. */
@@ -78,6 +94,8 @@ interface Slot {
  */
 export class ModelPool {
   private closed = false;
+  /** Steps taken, their wall time here, and the slowest worker's time of each, summed: the gap is what the pool adds. */
+  readonly timing = { steps: 0, stepMs: 0, slowestWorkerMs: 0 };
 
   private constructor(
     private readonly workers: Worker[],
@@ -148,6 +166,7 @@ export class ModelPool {
    */
   async step<K extends ShardLossKind>(optimizer: tf.Optimizer, model: PoolModel, kind: K, shards: Shard<K>[], opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): Promise<PoolStepResult> {
     if (shards.length < 1 || shards.length > this.workers.length) throw new Error(`a step needs 1..${this.workers.length} shards, got ${shards.length}`);
+    const started = performance.now();
     const name = this.nameOf(model);
     const slot = this.slots.get(name)!;
     const versions = this.versions();
@@ -163,23 +182,18 @@ export class ModelPool {
       for (let j = 0; j < sum.length; j++) sum[j]! += w * r.grads[j]!;
       r.present.forEach((p, j) => p && (present[j] = true));
     });
-    const used = slot.vars.filter((_, j) => present[j]);
-    const grads = tf.tidy(() => {
-      let at = 0;
-      return slot.vars.flatMap((v, j) => {
-        const g = sum.subarray(at, (at += v.size));
-        return present[j] ? [tf.tensor(g, v.shape)] : [];
-      });
+    const grads: tf.NamedTensorMap = {};
+    let at = 0;
+    slot.vars.forEach((v, j) => {
+      const g = sum.subarray(at, (at += v.size));
+      if (present[j]) grads[v.name] = tf.tensor(g, v.shape);
     });
-    try {
-      // d/dv Σ sum(v ⊙ g) = g exactly, so optimiserStep (clipping, Adam, decay) runs unchanged
-      // on the summed gradients; its loss value is this surrogate's, so report the shards'.
-      const { gradNorm } = optimiserStep(optimizer, used, () => tf.addN(used.map((v, j) => tf.sum(tf.mul(v, grads[j]!)))) as tf.Scalar, opts);
-      slot.stale = true;
-      return { loss, gradNorm, aux };
-    } finally {
-      tf.dispose(grads);
-    }
+    const gradNorm = applyGradients(optimizer, slot.vars, grads, opts);
+    slot.stale = true;
+    this.timing.steps++;
+    this.timing.stepMs += performance.now() - started;
+    this.timing.slowestWorkerMs += Math.max(...replies.map((r) => r.ms));
+    return { loss, gradNorm, aux };
   }
 
   /** Runs task `kind` on `models` once per payload (at most `size`), each on its own worker; results in payload order. */
@@ -201,7 +215,8 @@ export class ModelPool {
 /**
  * One optimiser step of `model` on loss `kind` over a batch of `items`: spread over the pool's
  * workers when there is a pool (each shard's mean loss weighted by `weight(shard)`, which must
- * sum to 1 over the shards), else computed here. Returns the loss, gradient norm and aux.
+ * sum to 1 over the shards; shards balanced by `opts.cost` when given), else computed here.
+ * Returns the loss, gradient norm and aux.
  */
 export async function lossStep<K extends ShardLossKind, T>(
   pool: ModelPool | undefined,
@@ -211,10 +226,11 @@ export async function lossStep<K extends ShardLossKind, T>(
   items: T[],
   payload: (part: T[]) => ShardPayload[K],
   weight: (part: T[]) => number,
-  opts: { maxGradNorm: number; weightDecay?: number; lr?: number },
+  opts: { maxGradNorm: number; weightDecay?: number; lr?: number; cost?: (item: T) => number },
 ): Promise<PoolStepResult> {
   if (pool && pool.size > 1 && items.length > 1) {
-    return pool.step(optimizer, model, kind, splitShards(items, pool.size).map((part) => ({ payload: payload(part), weight: weight(part) })), opts);
+    const parts = opts.cost ? balancedShards(items, pool.size, opts.cost) : splitShards(items, pool.size);
+    return pool.step(optimizer, model, kind, parts.map((part) => ({ payload: payload(part), weight: weight(part) })), opts);
   }
   let kept: tf.Scalar[] = [];
   const result = optimiserStep(

@@ -56,6 +56,8 @@ export interface GradsReply {
   grads: Float32Array;
   /** present[i]: the loss depends on variable i (tf.variableGrads leaves the others out). */
   present: boolean[];
+  /** Milliseconds the worker spent on the request (loading weights included). */
+  ms: number;
 }
 export type WorkerReply = { type: 'ready' } | GradsReply | { type: 'result'; value: unknown } | { type: 'error'; message: string };
 

@@ -270,7 +270,7 @@ export async function ppoStep(
       // Shards weigh by their share of the reply tokens: the losses are means over tokens.
       const tokens = (part: number[]) => part.reduce((n, b) => n + mask[b]!.reduce((a, x) => a + x, 0), 0);
       const total = tokens(rows);
-      const { loss, aux } = await lossStep(pool, optimizer, policy, 'ppo', rows, minibatch, (part) => tokens(part) / total, { maxGradNorm: cfg.maxGradNorm });
+      const { loss, aux } = await lossStep(pool, optimizer, policy, 'ppo', rows, minibatch, (part) => tokens(part) / total, { maxGradNorm: cfg.maxGradNorm, cost: (b) => seqs[b]!.ids.length });
       const [pl, vl, cf, ak] = aux;
       if (!Number.isFinite(loss)) throw new Error(`PPO loss became ${loss}: lower ppoLr (now ${cfg.ppoLr}) or maxGradNorm`);
       totals.policyLoss += pl!;

@@ -164,7 +164,7 @@ export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pa
         const batch = order.slice(s * cfg.rmBatchSize, (s + 1) * cfg.rmBatchSize).map((i) => trainSet[i]!);
         const rowsOf = (part: EncodedPair[]) => ({ chosen: part.map((p) => p.chosen.ids), rejected: part.map((p) => p.rejected.ids), padId });
         // Each shard's mean loss counts by its share of the pairs: the sum is the batch's mean.
-        const stepOpts = { maxGradNorm: cfg.maxGradNorm, weightDecay: cfg.rmWeightDecay, lr: cfg.rmLr };
+        const stepOpts = { maxGradNorm: cfg.maxGradNorm, weightDecay: cfg.rmWeightDecay, lr: cfg.rmLr, cost: (p: EncodedPair) => p.chosen.ids.length + p.rejected.ids.length };
         const { loss } = await lossStep(pool, optimizer, rm, 'reward', batch, rowsOf, (part) => part.length / batch.length, stepOpts);
         if (!Number.isFinite(loss)) throw new Error(`reward model loss became ${loss} at step ${steps}: lower rmLr`);
         epochLoss += loss;

@@ -114,7 +114,7 @@ export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogue
       // Each shard's mean loss counts by its share of the target tokens: the sum is the batch's loss.
       const total = batch.reduce((n, e) => n + targetCount(e), 0);
       const weight = (part: Example[]) => part.reduce((n, e) => n + targetCount(e), 0) / total;
-      const { loss } = await lossStep(pool, optimizer, model, 'sft', batch, (examples) => ({ examples, padId }), weight, { maxGradNorm });
+      const { loss } = await lossStep(pool, optimizer, model, 'sft', batch, (examples) => ({ examples, padId }), weight, { maxGradNorm, cost: (e) => e.ids.length });
       if (!Number.isFinite(loss)) throw new Error(`SFT loss became ${loss} at step ${step}: lower lr (now ${lr})`);
       losses.push(loss);
       opts.onProgress?.(step, steps, loss);

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   };
   const send = (r: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(r, transfer);
   port.on('message', async (req: WorkerRequest) => {
+    const started = performance.now();
     try {
       sync(req.versions);
       if (req.op === 'task') {
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
       const loss = value.dataSync()[0]!;
       const auxValues = aux.map((t) => t.dataSync()[0]!);
       tf.dispose([value, ...aux, ...Object.values(grads)]);
-      send({ type: 'grads', loss, aux: auxValues, grads: flat, present }, [flat.buffer as ArrayBuffer]);
+      send({ type: 'grads', loss, aux: auxValues, grads: flat, present, ms: performance.now() - started }, [flat.buffer as ArrayBuffer]);
     } catch (err) {
       send({ type: 'error', message: (err as Error).message });
     }
