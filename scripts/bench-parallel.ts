@@ -20,9 +20,9 @@ const BENCH = {
   /** Alternations of the settings. */
   rounds: 3,
   /** SFT steps per run, warm-ups included. */
-  steps: 10,
+  steps: 18,
   /** Untimed first SFT steps: the first starts the workers, and each worker is a fresh V8 isolate whose JS kernels need a few steps to get compiled. */
-  warmups: 3,
+  warmups: 10,
   /** Dialogues per SFT step, as in bootstrap. */
   batchSize: 16,
   /** Preference pairs the reward model trains on per run (one epoch, the learner's batch size). */

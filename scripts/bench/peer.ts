@@ -43,8 +43,12 @@ const PEER = {
   trainRounds: 5,
   /** Timed rounds per generation case. */
   generateRounds: 15,
-  /** Untimed steps or generations per contender first (kernel set-up, allocator growth). */
-  warmups: 2,
+  /**
+   * Untimed steps or generations per contender first (kernel set-up, allocator growth). A fresh
+   * worker isolate needs ~8 training steps before its JS kernels are compiled (measured: a
+   * 2-worker step fell from ~550 to ~320 ms over the first 10); a learn cycle runs 100+.
+   */
+  warmups: 10,
   /** PyTorch thread counts: 2 uses both cores; 1 matches Pairwise's single wasm thread. */
   torchThreads: [2, 1],
   /** Pairwise training threads: 1 (this thread) and one worker per core (the learner's data-parallel step, src/learn/parallel.ts). */
