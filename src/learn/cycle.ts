@@ -129,8 +129,16 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     const candidate = current.model.clone();
     owned.push(candidate);
     const workers = settings.workers ?? trainWorkerCount(await initBackend());
-    if (workers > 1) pool = await ModelPool.start({ policy: candidate, live: current.model, reference: reference.model, reward: rm }, workers, await initBackend());
     counts.workers = workers;
+    if (workers > 1) {
+      try {
+        pool = await ModelPool.start({ policy: candidate, live: current.model, reference: reference.model, reward: rm }, workers, await initBackend());
+      } catch (err) {
+        // The same results, only slower: one thread still learns.
+        log.warn('training workers did not start; this cycle trains in one thread', { workers, err });
+        counts.workers = 1;
+      }
+    }
 
     // 3. Reward model, warm-started from the previous one (or the live policy's trunk).
     await stage('reward');
