@@ -166,8 +166,23 @@ const wasmMatMul = withGradient((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFu
 
 /** x·W + b for x (N, in), W (in, out), b (out). */
 function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.add(matMul(x, w), b);
+  return addRows(matMul(x, w), b) as tf.Tensor2D;
 }
+
+/**
+ * Σ over the rows of x (N, C) → (C), as ones(1, N)·x: wasm's sum over a leading axis transposes
+ * first and took 1.6 ms on (896, 512) where this matMul takes 47 µs (same result).
+ */
+function columnSum(x: tf.Tensor): tf.Tensor {
+  const [n, c] = [x.shape[0]!, x.size / x.shape[0]!];
+  return tf.reshape(tf.matMul(tf.ones([1, n]), tf.reshape(x, [n, c])), x.shape.slice(1));
+}
+
+/** x + b with b broadcast over x's leading axis (x (N, ...), b (...)); b's gradient is columnSum. */
+const addRows = withGradient((x: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  return { value: tf.add(x, b), gradFunc: (dy: tf.Tensor) => [dy, columnSum(dy)] };
+});
 
 /** LayerNorm over the last axis of (N, C); on wasm one fused kernel (see backend.ts) instead of nine. */
 function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
@@ -186,7 +201,7 @@ const fusedLayerNorm = withGradient((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, s
       const xhat = tf.mul(tf.sub(sx, sm), sr); // (N, C)
       const dxhat = tf.mul(dy, sg);
       const dx = tf.mul(sr, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))));
-      return [dx, tf.sum(tf.mul(dy, xhat), 0), tf.sum(dy, 0)];
+      return [dx, columnSum(tf.mul(dy, xhat)), columnSum(dy)];
     },
   };
 });
@@ -400,7 +415,7 @@ abstract class Transformer {
     if (cache && cache.batch !== B) throw new Error(`ids have ${B} rows but the KV cache was made for ${cache.batch}`);
     const tok = tf.reshape(tf.gather(this.p('wte'), tf.reshape(ids, [B * T])), [B, T, C]);
     const pos = tf.slice(this.p('wpe'), [past, 0], [T, C]); // (T, C)
-    let x = tf.reshape(tf.add(tok, pos), [B * T, C]) as tf.Tensor2D; // (B·T, C)
+    let x = tf.reshape(addRows(tok, pos), [B * T, C]) as tf.Tensor2D; // (B·T, C)
     for (let i = 0; i < nLayer; i++) x = this.block(x, i, B, T, cache);
     if (cache) cache.length += T;
     return layerNorm(x, this.p('ln_f.g'), this.p('ln_f.b'));
