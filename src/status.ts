@@ -3,7 +3,7 @@
 import type { Config } from './config.ts';
 import { DatabaseError, openConfiguredDatabase, type Database } from './db/client.ts';
 import { lastRun, listPolicyVersions } from './db/queries.ts';
-import { describeRun, evaluationComparisons, liveVotesSince } from './db/reports.ts';
+import { describeRun, evaluationComparisons, liveVotesSinceRun } from './db/reports.ts';
 import { parentMatches, ROLLBACK_COMMAND, type ParentMatch } from './learn/ratings.ts';
 import { log, redact } from './log.ts';
 
@@ -37,7 +37,7 @@ export async function statusReport(database: Database): Promise<StatusReport> {
           outcome: describeRun(run),
         }
       : null,
-    votesSinceLastRun: await liveVotesSince(db, run?.startedAt),
+    votesSinceLastRun: await liveVotesSinceRun(db, run?.id),
     alerts: matches
       .filter((m) => m.alert)
       .map((m) => {

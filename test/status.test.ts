@@ -1,6 +1,7 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as q from '../src/db/queries.ts';
-import { describeRun } from '../src/db/reports.ts';
+import { describeRun, liveVotesSinceRun } from '../src/db/reports.ts';
 import type { LearnerRun } from '../src/db/schema.ts';
 import { formatStatus, statusCommand, statusReport } from '../src/status.ts';
 import { drivers, freshDatabase, type TestDatabase } from './helpers/db.ts';
@@ -116,4 +117,24 @@ describe.each(drivers)('pairwise status on %s', (driver) => {
       expect(json.votesSinceLastRun).toBe(2);
     });
   }
+});
+
+describe.each(drivers)('votes since a run on %s', (driver) => {
+  it('compares to the microsecond: a vote in the same millisecond just before the start is not after it', async () => {
+    const database = await freshDatabase(driver);
+    try {
+      const db = database.db;
+      const v1 = await seedVersion(db, { status: 'live', kind: 'sft' });
+      for (const voter of ['early', 'late']) await seedVote(db, await seedPrompt(db, { user: person('asker'), versions: [v1, v1] }), person(voter), 'a');
+      const runId = await q.startRun(db);
+      // A test-only write of exact times: the run starts at .000900, one vote came at .000500 (before), one at .000950.
+      await db.execute(sql`update learner_runs set started_at = '2030-01-01 00:00:00.0009+00' where id = ${runId}`);
+      await db.execute(sql`update votes set updated_at = '2030-01-01 00:00:00.0005+00' where user_id = (select id from users where external_id = 'early')`);
+      await db.execute(sql`update votes set updated_at = '2030-01-01 00:00:00.00095+00' where user_id = (select id from users where external_id = 'late')`);
+      expect(await liveVotesSinceRun(db, runId)).toBe(1);
+      expect(await liveVotesSinceRun(db)).toBe(2);
+    } finally {
+      await database.close();
+    }
+  });
 });

@@ -63,12 +63,17 @@ export async function recentRuns(tx: Tx, limit: number): Promise<LearnerRun[]> {
   return rows.reverse();
 }
 
-/** Live votes cast or changed after `since` (all live votes when absent): what the next learner run will see. */
-export async function liveVotesSince(tx: Tx, since?: Date): Promise<number> {
+/**
+ * Live votes cast or changed after run `runId` started (all live votes when absent). The start is
+ * compared in the database: a JS Date keeps milliseconds, so a vote in the same millisecond just
+ * before the start would count as after it.
+ */
+export async function liveVotesSinceRun(tx: Tx, runId?: number): Promise<number> {
+  const after = runId === undefined ? undefined : gt(votes.updatedAt, sql`(${tx.select({ at: learnerRuns.startedAt }).from(learnerRuns).where(eq(learnerRuns.id, runId))})`);
   const [row] = await tx
     .select({ n: sql<number>`count(*)::int` })
     .from(votes)
-    .where(and(isNull(votes.withdrawnAt), since ? gt(votes.updatedAt, since) : undefined));
+    .where(and(isNull(votes.withdrawnAt), after));
   return row.n;
 }
 
