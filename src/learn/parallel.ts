@@ -90,7 +90,8 @@ interface Slot {
 /**
  * Workers holding copies of named models. `step` trains a main-thread model on gradients the
  * workers compute; `run` spreads forward-only work over them. Models are found by identity, so a
- * training function given a pool just passes the model it trains.
+ * training function given a pool just passes the model it trains. Only `step` may change a
+ * model's weights while the pool runs: the workers reload a model after a step, not otherwise.
  */
 export class ModelPool {
   private closed = false;
@@ -134,11 +135,6 @@ export class ModelPool {
   nameOf(model: PoolModel): string {
     for (const [name, slot] of this.slots) if (slot.model === model) return name;
     throw new Error('this model pool does not hold that model: start the pool with it');
-  }
-
-  /** Says that `model`'s weights changed on the main thread (other than by `step`). */
-  changed(model: PoolModel): void {
-    this.slots.get(this.nameOf(model))!.stale = true;
   }
 
   /** Publishes stale weights and returns every model's version, for a request. */
