@@ -20,7 +20,7 @@ import { openDatabase, type Database } from '../src/db/client.ts';
 import { initBackend } from '../src/model/backend.ts';
 import type { LivePolicy } from '../src/model/live-policy.ts';
 import { createTestPgDatabase, dropTestPgDatabase } from '../test/helpers/db.ts';
-import { publishTinyPolicy, startLivePolicy } from '../test/helpers/policy.ts';
+import { loadServiceOptions, publishTinyPolicy, startLivePolicy } from '../test/helpers/policy.ts';
 import { formatLatency, summarize } from '../test/helpers/stats.ts';
 import { checkVotes, DEFAULT_VOTE_LOAD, flagVoters, planVotes, postPrompts, runVotes, type VoteLoadConfig } from '../test/helpers/vote-load.ts';
 
@@ -197,14 +197,7 @@ async function main(): Promise<boolean> {
     database = await openDatabase({ url, poolSize: LOAD.poolSize });
     await publishTinyPolicy(database);
     policy = await startLivePolicy(database, { maxNewTokens: LOAD.maxNewTokens });
-    const service = new ChatService(database, policy, {
-      maxMessageChars: 2000,
-      rateLimitPerMinute: 1_000_000,
-      contextTurns: 6,
-      allowVoteOnOwnPrompt: true,
-      admins: new Set(),
-      voteRetryMs,
-    });
+    const service = new ChatService(database, policy, loadServiceOptions(voteRetryMs));
     console.log(`load-votes: PostgreSQL ${new URL(url).pathname.slice(1)}, pool ${LOAD.poolSize}, tiny policy on ${backend}, seed ${cfg.seed}${outageSeconds ? `, outage ${outageSeconds} s` : ''}`);
 
     const messages = await postPrompts(service, cfg);

@@ -14,7 +14,7 @@ import { ChatService } from '../src/chat/service.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { createTestPgDatabase, dropTestPgDatabase } from '../test/helpers/db.ts';
-import { publishTinyPolicy, startLivePolicy } from '../test/helpers/policy.ts';
+import { loadServiceOptions, publishTinyPolicy, startLivePolicy } from '../test/helpers/policy.ts';
 import { soak, type SoakConfig, type SoakSample } from '../test/helpers/soak.ts';
 import { formatLatency, summarize } from '../test/helpers/stats.ts';
 
@@ -52,14 +52,7 @@ async function main(): Promise<boolean> {
     await publishTinyPolicy(database);
     const before = tf.memory().numTensors;
     const policy = await startLivePolicy(database, { maxNewTokens: cfg.maxNewTokens, evalShare: cfg.evalShare });
-    const service = new ChatService(database, policy, {
-      maxMessageChars: 2000,
-      rateLimitPerMinute: 1_000_000,
-      contextTurns: 6,
-      allowVoteOnOwnPrompt: true,
-      admins: new Set(),
-      voteRetryMs: 5000,
-    });
+    const service = new ChatService(database, policy, loadServiceOptions(5000));
     console.log(`soak: ${cfg.replies} replies, ${cfg.reloads} reloads, tiny policy (${cfg.maxNewTokens} new tokens) on ${backend}, ${url ? `PostgreSQL ${database.where}` : 'PGlite in memory'}; ${before} tensors before start`);
     const result = await soak(database, service, policy, cfg, (s) => console.log(line(s)));
     await policy.stop();

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'drizzle-orm';
 import { ChatService, type ServiceOptions } from '../src/chat/service.ts';
 import type { ChatReply, ChatUser, IncomingMessage } from '../src/chat/types.ts';
 import * as q from '../src/db/queries.ts';
 import type { LivePolicy } from '../src/model/live-policy.ts';
 import { ContentFilter, defaultFilterConfig } from '../src/safety/filter.ts';
-import { drivers, freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { countRows, drivers, freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { publishTinyPolicy, startLivePolicy } from './helpers/policy.ts';
 
 const ann: ChatUser = { platform: 'discord', externalId: 'ann', displayName: 'Ann', isBot: false };
@@ -31,11 +30,6 @@ const message = (user: ChatUser, text: string, channelId = 'general'): IncomingM
 function candidates(reply: ChatReply) {
   if (reply.kind !== 'candidates') throw new Error(`expected candidates, got ${JSON.stringify(reply)}`);
   return reply;
-}
-
-async function count(database: TestDatabase, table: string): Promise<number> {
-  const result = (await database.db.execute(sql.raw(`select count(*)::int as n from ${table}`))) as unknown as { rows: { n: number }[] };
-  return Number(result.rows[0].n);
 }
 
 describe.each(drivers)('chat service on %s with a real tiny policy', (driver) => {
@@ -72,10 +66,10 @@ describe.each(drivers)('chat service on %s with a real tiny policy', (driver) =>
   it('answers a redelivered event with the stored pair, sampling nothing new', async () => {
     const msg = message(ann, 'same event twice');
     const first = candidates(await service.handleMessage(msg));
-    const before = await count(database, 'prompts');
+    const before = await countRows(database, 'prompts');
     const second = candidates(await service.handleMessage(msg));
     expect(second).toEqual(first);
-    expect(await count(database, 'prompts')).toBe(before);
+    expect(await countRows(database, 'prompts')).toBe(before);
   });
 
   it('keeps multi-turn context: the bot turn is candidate A until voted, then the winner', async () => {
@@ -118,7 +112,7 @@ describe.each(drivers)('chat service on %s with a real tiny policy', (driver) =>
   });
 
   it('refuses bad text with a clear message and stores nothing', async () => {
-    const before = await count(database, 'prompts');
+    const before = await countRows(database, 'prompts');
     const cases: [string, RegExp][] = [
       ['nul \u0000 here', /NUL/],
       ['x'.repeat(201), /201 characters long; the limit is 200/],
@@ -131,7 +125,7 @@ describe.each(drivers)('chat service on %s with a real tiny policy', (driver) =>
       expect((reply as { text: string }).text).toMatch(expected);
     }
     expect((await service.handleMessage(message(bot, 'hi from a bot'))).kind).toBe('ignored');
-    expect(await count(database, 'prompts')).toBe(before);
+    expect(await countRows(database, 'prompts')).toBe(before);
   });
 
   it('runs the commands: help, opt out / in, status for admins, forget me', async () => {
@@ -172,11 +166,11 @@ describe.each(drivers)('chat service on %s with a real tiny policy', (driver) =>
     const strict = await startLivePolicy(database, { filter: new ContentFilter({ ...defaultFilterConfig, blocklist: ['/^(?!Sorry)/'] }) });
     try {
       const guarded = new ChatService(database, strict, serviceOptions());
-      const blockedBefore = await count(database, 'blocked_candidates');
+      const blockedBefore = await countRows(database, 'blocked_candidates');
       const reply = candidates(await guarded.handleMessage(message(ann, 'say something risky')));
       expect(reply.candidates.map((c) => c.text)).toEqual([defaultFilterConfig.fallback, defaultFilterConfig.fallback]);
       // Each slot: the first sample and two resamples blocked, the last one with the fallback.
-      expect((await count(database, 'blocked_candidates')) - blockedBefore).toBe(6);
+      expect((await countRows(database, 'blocked_candidates')) - blockedBefore).toBe(6);
     } finally {
       await strict.stop();
     }

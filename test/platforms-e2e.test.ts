@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.ts';
 import * as q from '../src/db/queries.ts';
 import { FakeDiscord, type FakeUser, type PostedMessage } from './fakes/discord-server.ts';
 import { BOT_USER_ID, FakeSlack, postSignedEvent } from './fakes/slack-server.ts';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { countRows, freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { publishTinyPolicy } from './helpers/policy.ts';
 
 const DISCORD_TOKEN = 'e2e-discord-token';
@@ -124,10 +124,7 @@ describe('Discord and Slack end to end with the real service and a tiny policy',
   });
 
   it('stores nothing for a badly signed Slack request, and answers a properly signed one', async () => {
-    const count = async (table: string) => {
-      const result = (await database.db.execute(sql.raw(`select count(*)::int as n from ${table}`))) as unknown as { rows: { n: number }[] };
-      return result.rows[0].n;
-    };
+    const count = (table: string) => countRows(database, table);
     const prompts = await count('prompts');
     const event = (text: string) => ({ type: 'app_mention', user: 'UALICE001', text: `<@${BOT_USER_ID}> ${text}`, ts: slack.ts(), channel: 'CGENERAL1' });
     const forged = await postSignedEvent(slack.eventsUrl!, JSON.stringify(slack.envelope(event('forged'))), { signingSecret: 'not-the-secret' });

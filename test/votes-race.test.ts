@@ -10,7 +10,7 @@ import { ChatService, type ServiceOptions } from '../src/chat/service.ts';
 import type { ChatReply } from '../src/chat/types.ts';
 import { openDatabase, type Database } from '../src/db/client.ts';
 import type { LivePolicy } from '../src/model/live-policy.ts';
-import { createTestPgDatabase, drivers, dropTestPgDatabase, freshDatabase } from './helpers/db.ts';
+import { countRows, createTestPgDatabase, drivers, dropTestPgDatabase, freshDatabase } from './helpers/db.ts';
 import { publishTinyPolicy, startLivePolicy } from './helpers/policy.ts';
 import { TcpProxy } from './helpers/tcp-proxy.ts';
 import { checkVotes, flagVoters, planVotes, postPrompts, runVotes, type VoteLoadConfig } from './helpers/vote-load.ts';
@@ -37,11 +37,6 @@ const serviceOptions = (voteRetryMs: number): ServiceOptions => ({
   voteRetryMs,
 });
 
-async function count(database: Database, table: string): Promise<number> {
-  const result = (await database.db.execute(sql.raw(`select count(*)::int as n from ${table}`))) as unknown as { rows: { n: number }[] };
-  return Number(result.rows[0].n);
-}
-
 describe.each(drivers)('a racing crowd of voters on %s', (driver) => {
   let database: Database;
   let policy: LivePolicy;
@@ -62,8 +57,8 @@ describe.each(drivers)('a racing crowd of voters on %s', (driver) => {
     const messages = await postPrompts(service, RACE);
     expect(messages.duplicated).toBeGreaterThan(0);
     expect(messages.inconsistent).toEqual([]);
-    expect(await count(database, 'prompts')).toBe(RACE.prompts);
-    expect(await count(database, 'candidates')).toBe(2 * RACE.prompts);
+    expect(await countRows(database, 'prompts')).toBe(RACE.prompts);
+    expect(await countRows(database, 'candidates')).toBe(2 * RACE.prompts);
 
     const plan = planVotes(messages.prompts, RACE);
     await flagVoters(database, plan);

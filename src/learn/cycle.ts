@@ -128,11 +128,12 @@ async function cycle(database: Database, settings: CycleSettings): Promise<Cycle
     owned.push(reference.model);
     const candidate = current.model.clone();
     owned.push(candidate);
-    const workers = settings.workers ?? trainWorkerCount(await initBackend());
+    const backend = await initBackend();
+    const workers = settings.workers ?? trainWorkerCount(backend);
     counts.workers = workers;
     if (workers > 1) {
       try {
-        pool = await ModelPool.start({ policy: candidate, live: current.model, reference: reference.model, reward: rm }, workers, await initBackend());
+        pool = await ModelPool.start({ policy: candidate, live: current.model, reference: reference.model, reward: rm }, workers, backend);
       } catch (err) {
         // The same results, only slower: one thread still learns.
         log.warn('training workers did not start; this cycle trains in one thread', { workers, err });

@@ -268,50 +268,42 @@ function registerAliasingCopies(): void {
  * sizes. Statistics accumulate in float64.
  */
 function registerLayerNorm(): void {
-  tf.registerKernel({
-    kernelName: LAYER_NORM_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, g, b } = inputs as { x: tf.TensorInfo; g: tf.TensorInfo; b: tf.TensorInfo };
-      const eps = (attrs as { epsilon: number }).epsilon;
-      const wasm = backend as BackendWasm;
-      const C = x.shape[x.shape.length - 1];
-      const N = tf.util.sizeFromShape(x.shape) / C;
-      const outs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([N, 1], 'float32'), wasm.makeOutput([N, 1], 'float32')];
-      const [y, mean, rstd] = outs.map((t) => wasm.typedArrayFromHeap(t));
-      const [xs, gs, bs] = [x, g, b].map((t) => wasm.typedArrayFromHeap(t));
-      for (let r = 0, o = 0; r < N; r++, o += C) {
-        let sum = 0;
-        for (let c = 0; c < C; c++) sum += xs[o + c];
-        const m = sum / C;
-        let sq = 0;
-        for (let c = 0; c < C; c++) sq += (xs[o + c] - m) ** 2;
-        const s = 1 / Math.sqrt(sq / C + eps);
-        for (let c = 0; c < C; c++) y[o + c] = (xs[o + c] - m) * s * gs[c] + bs[c];
-        mean[r] = m;
-        rstd[r] = s;
-      }
-      return outs;
-    },
+  replaceWasmKernel(LAYER_NORM_KERNEL, ({ inputs, backend, attrs }) => {
+    const { x, g, b } = inputs as { x: tf.TensorInfo; g: tf.TensorInfo; b: tf.TensorInfo };
+    const eps = (attrs as { epsilon: number }).epsilon;
+    const wasm = backend as BackendWasm;
+    const C = x.shape[x.shape.length - 1];
+    const N = tf.util.sizeFromShape(x.shape) / C;
+    const outs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([N, 1], 'float32'), wasm.makeOutput([N, 1], 'float32')];
+    const [y, mean, rstd] = outs.map((t) => wasm.typedArrayFromHeap(t));
+    const [xs, gs, bs] = [x, g, b].map((t) => wasm.typedArrayFromHeap(t));
+    for (let r = 0, o = 0; r < N; r++, o += C) {
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += xs[o + c];
+      const m = sum / C;
+      let sq = 0;
+      for (let c = 0; c < C; c++) sq += (xs[o + c] - m) ** 2;
+      const s = 1 / Math.sqrt(sq / C + eps);
+      for (let c = 0; c < C; c++) y[o + c] = (xs[o + c] - m) * s * gs[c] + bs[c];
+      mean[r] = m;
+      rstd[r] = s;
+    }
+    return outs;
   });
 }
 
 /** GELU as one kernel, for the small tensors of generation steps, where kernel count dominates. */
 function registerGelu(): void {
-  tf.registerKernel({
-    kernelName: GELU_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x } = inputs as { x: tf.TensorInfo };
-      const { c1, c3 } = attrs as { c1: number; c3: number };
-      const wasm = backend as BackendWasm;
-      const out = wasm.makeOutput(x.shape, 'float32');
-      const [xs, ys] = [wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(out)];
-      for (let i = 0; i < xs.length; i++) {
-        const v = xs[i];
-        ys[i] = v / (1 + Math.exp(-v * (c1 + c3 * v * v)));
-      }
-      return out;
-    },
+  replaceWasmKernel(GELU_KERNEL, ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { c1, c3 } = attrs as { c1: number; c3: number };
+    const wasm = backend as BackendWasm;
+    const out = wasm.makeOutput(x.shape, 'float32');
+    const [xs, ys] = [wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(out)];
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i];
+      ys[i] = v / (1 + Math.exp(-v * (c1 + c3 * v * v)));
+    }
+    return out;
   });
 }

@@ -1,6 +1,7 @@
 // Fresh, isolated databases for tests: an in-memory PGlite, and (when DATABASE_URL is set) a new
 // PostgreSQL database created for the test file and dropped after it.
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 
@@ -50,4 +51,10 @@ export async function freshDatabase(driver: Driver): Promise<TestDatabase> {
       await dropTestPgDatabase(url);
     },
   };
+}
+
+/** Rows in `table` (a name the test writes, never user input). */
+export async function countRows(database: Database, table: string): Promise<number> {
+  const result = (await database.db.execute(sql.raw(`select count(*)::int as n from ${table}`))) as unknown as { rows: { n: number }[] };
+  return Number(result.rows[0]!.n);
 }

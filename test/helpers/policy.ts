@@ -1,5 +1,6 @@
 // A real, tiny policy for tests: random weights (or a few SFT steps), the default tokenizer,
 // stored in the test database as the live version exactly as a bootstrap would.
+import type { ServiceOptions } from '../../src/chat/service.ts';
 import type { Database } from '../../src/db/client.ts';
 import * as q from '../../src/db/queries.ts';
 import type { PolicyVersion } from '../../src/db/schema.ts';
@@ -36,4 +37,12 @@ export async function startLivePolicy(database: Database, overrides: Partial<Liv
   const policy = new LivePolicy(database, testPolicyOptions(overrides));
   await policy.start();
   return policy;
+}
+
+/**
+ * A chat service for load and soak runs: the default message size and context, and a rate limit
+ * far above what the workload sends (the limit is not what these runs measure).
+ */
+export function loadServiceOptions(voteRetryMs: number): ServiceOptions {
+  return { maxMessageChars: 2000, rateLimitPerMinute: 1_000_000, contextTurns: 6, allowVoteOnOwnPrompt: true, admins: new Set(), voteRetryMs };
 }
