@@ -1,10 +1,11 @@
 // Benchmarks the default model on the default backend: reply latency (both candidates in one
-// batch, with and without the KV cache) and PPO-shaped training throughput, whose FLOP/s is
+// batch; the fused wasm decoder, the KV cache in TF.js kernels, and no cache) and PPO-shaped training throughput, whose FLOP/s is
 // compared with the backend's own 1024x1024 matMul measured in the same run.
 // Run: npm run bench:model [-- --runs 20]   (PAIRWISE_BACKEND picks the backend)
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/model/backend.ts';
+import { canDecodeFused } from '../src/model/decoder.ts';
 import { generate } from '../src/model/generate.ts';
 import { nextTokenLogProbs } from '../src/learn/sequences.ts';
 import { mulberry32 } from '../src/model/prng.ts';
@@ -63,10 +64,17 @@ async function timed(runs: number, warmups: number, f: (i: number) => unknown): 
   return t;
 }
 
-function replyLatencies(model: GPT, useCache: boolean): Promise<Timings> {
+/** How generate() runs the steps: GenerateOptions' useCache and fused. */
+const REPLY_PATHS = {
+  'fused decoder': { useCache: true, fused: true },
+  'KV cache in TF.js kernels': { useCache: true, fused: false },
+  'no cache': { useCache: false },
+};
+
+function replyLatencies(model: GPT, path: keyof typeof REPLY_PATHS): Promise<Timings> {
   const rand = mulberry32(1);
   const prompt = Array.from({ length: BENCH.promptTokens }, () => Math.floor(rand() * BENCH.vocabSize));
-  const opts = { numSamples: BENCH.candidates, maxNewTokens: BENCH.replyTokens, temperature: 1, topP: 0.95, eotId: -1, useCache };
+  const opts = { numSamples: BENCH.candidates, maxNewTokens: BENCH.replyTokens, temperature: 1, topP: 0.95, eotId: -1, ...REPLY_PATHS[path] };
   // Warm-ups let V8 compile and XNNPACK pack the weights.
   return timed(BENCH.runs, 3, (i) => generate(model, prompt, { ...opts, seed: i }));
 }
@@ -142,7 +150,7 @@ async function profiles(model: GPT): Promise<void> {
   cache.repeat(BENCH.candidates);
   const step = () => tf.dispose(model.nextLogits(tf.tensor2d(prompt.slice(0, BENCH.candidates), [BENCH.candidates, 1], 'int32'), cache));
   step(); // warm
-  printProfile(`one generation step (${BENCH.candidates} candidates, KV cache)`, await kernelProfile(step));
+  printProfile(`one generation step in TF.js kernels (${BENCH.candidates} candidates, KV cache)`, await kernelProfile(step));
   cache.dispose();
   const { trainBatch: B, trainTokens: T } = BENCH;
   const ids = tf.tensor2d(Array.from({ length: B * T }, () => Math.floor(rand() * BENCH.vocabSize)), [B, T], 'int32');
@@ -161,8 +169,9 @@ const model = new GPT(cfg, { seed: 0 });
 const load = () => loadavg()[0].toFixed(1);
 console.log(`model ${DEFAULT_MODEL_SIZE} (${(countParams(cfg) / 1e6).toFixed(2)}M params, context ${cfg.contextLength}) on ${backend}; load average ${load()}`);
 
-const cached = await replyLatencies(model, true);
-const uncached = await replyLatencies(model, false);
+const fused = canDecodeFused(model) ? await replyLatencies(model, 'fused decoder') : undefined;
+const cached = await replyLatencies(model, 'KV cache in TF.js kernels');
+const uncached = await replyLatencies(model, 'no cache');
 const steps = await trainingSteps(model);
 const peak = await matMulPeak();
 const stepFlops = trainingFlops(cfg);
@@ -174,11 +183,18 @@ const stepCpu = median(steps.cpu);
 const reply = `reply, ${BENCH.candidates} x ${BENCH.replyTokens} new tokens after a ${BENCH.promptTokens}-token prompt (${BENCH.runs} runs)`;
 const rows: [string, string, string][] = [
   ['', 'wall', 'CPU'],
-  [`${reply}, KV cache, p50`, ms(median(cached.wall)), ms(median(cached.cpu))],
-  [`${reply}, KV cache, p95`, ms(percentile(cached.wall, 0.95)), ms(percentile(cached.cpu, 0.95))],
+  ...(fused
+    ? ([
+        [`${reply}, fused decoder, p50`, ms(median(fused.wall)), ms(median(fused.cpu))],
+        [`${reply}, fused decoder, p95`, ms(percentile(fused.wall, 0.95)), ms(percentile(fused.cpu, 0.95))],
+        ['fused decoder speed-up over the TF.js KV cache (p50)', `${(median(cached.wall) / median(fused.wall)).toFixed(1)}x`, `${(median(cached.cpu) / median(fused.cpu)).toFixed(1)}x`],
+      ] as [string, string, string][])
+    : []),
+  [`${reply}, KV cache in TF.js kernels, p50`, ms(median(cached.wall)), ms(median(cached.cpu))],
+  [`${reply}, KV cache in TF.js kernels, p95`, ms(percentile(cached.wall, 0.95)), ms(percentile(cached.cpu, 0.95))],
   [`${reply}, no cache, p50`, ms(median(uncached.wall)), ms(median(uncached.cpu))],
   [`${reply}, no cache, p95`, ms(percentile(uncached.wall, 0.95)), ms(percentile(uncached.cpu, 0.95))],
-  ['KV cache speed-up (p50)', `${(median(uncached.wall) / median(cached.wall)).toFixed(1)}x`, `${(median(uncached.cpu) / median(cached.cpu)).toFixed(1)}x`],
+  ['TF.js KV cache speed-up over no cache (p50)', `${(median(uncached.wall) / median(cached.wall)).toFixed(1)}x`, `${(median(uncached.cpu) / median(cached.cpu)).toFixed(1)}x`],
   [`training step, PPO loss, ${BENCH.trainBatch} x ${BENCH.trainTokens} tokens, Adam (median of ${BENCH.trainSteps})`, ms(stepWall), ms(stepCpu)],
   ['training throughput', `${((tokensPerStep / stepWall) * 1000).toFixed(0)} tokens/s`, `${((tokensPerStep / stepCpu) * 1000).toFixed(0)} tokens/s`],
   ['training FLOP/s (6·params·tokens + attention)', `${(stepFlops / stepWall / 1e6).toFixed(2)} G`, `${(stepFlops / stepCpu / 1e6).toFixed(2)} G`],

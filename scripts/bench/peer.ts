@@ -1,7 +1,8 @@
 // Side-by-side with PyTorch: the same policy (scripts/bench/peer.py mirrors src/model/transformer.ts
 // and is checked to give the same logits, values and PPO loss on the same weights), the same
 // PPO-shaped training step (src/learn/ppo.ts's losses and optimiser step) and the same KV-cached
-// generation of two candidates. Pairwise runs in this process; PyTorch in a Python subprocess per
+// generation of two candidates (Pairwise's through its fused wasm decoder, src/model/decoder.ts,
+// as the bot generates). Pairwise runs in this process; PyTorch in a Python subprocess per
 // thread count, spoken to with JSON lines. Each contender times its own work; rounds alternate
 // the order of the contenders, and the table quotes medians over the rounds.
 //

@@ -1,6 +1,7 @@
 // Sampling replies from the policy: all candidates of one message in one batch, one position
 // per step through the KV cache, tokens drawn on the JS side from a seeded PRNG.
 import * as tf from '@tensorflow/tfjs-core';
+import { canDecodeFused, FusedDecoder } from './decoder.ts';
 import { mulberry32 } from './prng.ts';
 import type { GPT, KVCache } from './transformer.ts';
 
@@ -19,6 +20,8 @@ export interface GenerateOptions {
   eotId: number;
   /** Reuse keys and values of earlier positions (default). false recomputes the whole prefix each step. */
   useCache?: boolean;
+  /** With the cache on the wasm backend, run each step as one fused wasm call (default); false keeps TF.js's kernels. */
+  fused?: boolean;
 }
 
 export interface Sample {
@@ -49,13 +52,18 @@ export async function generate(model: GPT, promptIds: number[], opts: GenerateOp
   const samples: Sample[] = Array.from({ length: numSamples }, () => ({ tokenIds: [], logprobs: [] }));
   const done: boolean[] = new Array(numSamples).fill(false);
   const scratch: Scratch = { probs: new Float64Array(vocabSize), work: new Float64Array(vocabSize), logNorm: NaN };
-  const step = opts.useCache === false ? fullRecompute(model, prompt, numSamples) : cachedSteps(model, prompt, numSamples);
+  const step =
+    opts.useCache === false
+      ? fullRecompute(model, prompt, numSamples)
+      : opts.fused !== false && canDecodeFused(model)
+        ? fusedSteps(model, prompt, numSamples)
+        : cachedSteps(model, prompt, numSamples);
   try {
     let next: number[] | undefined; // tokens fed at this step; undefined = the prompt
     for (let t = 0; t < maxNewTokens; t++) {
-      const last = step.logits(next); // (B, V) logits of the next position
-      const rows = (await last.data()) as Float32Array;
-      last.dispose();
+      const out = step.logits(next); // (B, V) logits of the next position
+      // The fused path answers synchronously: no other task may run (and change weights) between its steps.
+      const rows = out instanceof Float32Array ? out : await out;
       next = samples.map((sample, b) => {
         if (done[b]) return Math.max(eotId, 0); // finished rows still fill the batch; ignored
         const row = rows.subarray(b * vocabSize, (b + 1) * vocabSize);
@@ -84,10 +92,25 @@ function checkOptions(o: GenerateOptions, contextLength: number, vocabSize: numb
   if (!Number.isInteger(o.eotId) || o.eotId < -1 || o.eotId >= vocabSize) throw new Error(`generate: eotId must be a token id in 0..${vocabSize - 1} or -1, got ${o.eotId}`);
 }
 
-/** Produces the last position's logits (B, V) after feeding the next tokens (one per row). */
+/** Produces the last position's logits (B·V, row-major) after feeding the next tokens (one per row). */
 interface Stepper {
-  logits(next: number[] | undefined): tf.Tensor2D;
+  logits(next: number[] | undefined): Float32Array | Promise<Float32Array>;
   dispose(): void;
+}
+
+/** Reads and disposes a (B, V) logits tensor. */
+async function rowsOf(logits: tf.Tensor2D): Promise<Float32Array> {
+  try {
+    return (await logits.data()) as Float32Array;
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** The fused wasm decoder (decoder.ts), prompt once as one row, then one call per step. */
+function fusedSteps(model: GPT, prompt: number[], batch: number): Stepper {
+  const decoder = new FusedDecoder(model, batch, prompt.length);
+  return { logits: (next) => (next ? decoder.step(next) : decoder.prefill(prompt)), dispose: () => decoder.dispose() };
 }
 
 /** The prompt runs once, as one row; its cached keys and values are then repeated for every candidate. */
@@ -95,12 +118,12 @@ function cachedSteps(model: GPT, prompt: number[], batch: number): Stepper {
   const cache: KVCache = model.initCache(1);
   return {
     logits: (next) =>
-      tf.tidy(() => {
+      rowsOf(tf.tidy(() => {
         if (next) return model.nextLogits(tf.tensor2d(next, [batch, 1], 'int32'), cache);
         const logits = model.nextLogits(tf.tensor2d([prompt], [1, prompt.length], 'int32'), cache);
         cache.repeat(batch);
         return tf.tile(logits, [batch, 1]);
-      }),
+      })),
     dispose: () => cache.dispose(),
   };
 }
@@ -109,10 +132,10 @@ function fullRecompute(model: GPT, prompt: number[], batch: number): Stepper {
   const rows = Array.from({ length: batch }, () => prompt.slice());
   return {
     logits: (next) =>
-      tf.tidy(() => {
+      rowsOf(tf.tidy(() => {
         next?.forEach((token, b) => rows[b].push(token));
         return lastPosition(model.forward(tf.tensor2d(rows, [batch, rows[0].length], 'int32')).logits);
-      }),
+      })),
     dispose: () => {},
   };
 }
