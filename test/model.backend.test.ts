@@ -60,6 +60,14 @@ describe('wasm kernels replaced or added by initBackend agree with cpu', () => {
     ['identity', () => tf.clone(input([3, 4]))],
     ['cast to int32', () => tf.cast(input([5]), 'int32')],
     ['unsortedSegmentSum', () => tf.unsortedSegmentSum(input([5, 3]), tf.tensor1d([2, 0, 2, 1, 0], 'int32'), 4)],
+    ['transpose 2D, odd sizes', () => tf.transpose(input([37, 41]))],
+    ['transpose last two axes of rank 4', () => tf.transpose(input([2, 3, 9, 6]), [0, 1, 3, 2])],
+    ['transpose, other permutation (original kernel)', () => tf.transpose(input([2, 3, 4]), [1, 0, 2])],
+    ['transpose int32', () => tf.transpose(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'))],
+    ['gather rows', () => tf.gather(input([5, 3]), tf.tensor1d([4, 0, 4, 2], 'int32'))],
+    ['gather rows by a 2D index', () => tf.gather(input([6, 2, 2]), tf.tensor2d([1, 5, 0, 3], [2, 2], 'int32'))],
+    ['gather elements of a vector', () => tf.gather(input([7]), tf.tensor1d([6, 1, 1], 'int32'))],
+    ['gather along axis 1 (original kernel)', () => tf.gather(input([3, 4]), tf.tensor1d([3, 0], 'int32'), 1)],
     ['gather gradient', () => tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, tf.tensor1d([1, 3, 1, 0], 'int32')), input([4, 2]))))(input([5, 2]))],
   ];
   for (const [name, f] of cases) {

@@ -12,6 +12,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { log } from '../log.ts';
+import { heapOffset, wasmKernels } from './wasm-kernels.ts';
 
 export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -21,8 +22,19 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
  * `epsilon`, returning [y (N, C), mean (N, 1), rstd (N, 1)] (rstd = 1/√(var + ε)).
  */
 export const LAYER_NORM_KERNEL = 'PairwiseLayerNorm';
-/** A wasm-only kernel: x·σ(c1·x + c3·x³) elementwise (GPT-2's gelu_new with c1, c3 as attrs). */
+/** A wasm-only kernel: [dx (N, C), dg (C), db (C)] of LAYER_NORM_KERNEL from inputs dy, x, g, mean, rstd. */
+export const LAYER_NORM_GRAD_KERNEL = 'PairwiseLayerNormGrad';
+/** A wasm-only kernel: GPT-2's gelu_new of x, elementwise (kernels/train.c). */
 export const GELU_KERNEL = 'PairwiseGelu';
+/** A wasm-only kernel: dy·gelu_new'(x) for inputs x, dy. */
+export const GELU_GRAD_KERNEL = 'PairwiseGeluGrad';
+/**
+ * A wasm-only kernel: causal self-attention of qkv (B, T, 3, H, hs), returning
+ * [y (B, T, H, hs), probs (B·H, T, T)] (kernels/train.c).
+ */
+export const ATTENTION_KERNEL = 'PairwiseAttention';
+/** A wasm-only kernel: dqkv (B, T, 3, H, hs) from inputs dy (B, T, H, hs), qkv, probs. */
+export const ATTENTION_GRAD_KERNEL = 'PairwiseAttentionGrad';
 
 /** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
 const TF_NAME: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -123,13 +135,19 @@ function prepareWasm(): void {
   registerHeapSlices();
   registerAliasingCopies();
   registerLayerNorm();
-  registerGelu();
+  registerSimdKernels();
+  registerRowGather();
 }
 
-/** Registers `kernelFunc` for wasm under `kernelName`, replacing tfjs's own if present. */
+/**
+ * Registers `kernelFunc` for wasm under `kernelName`, replacing tfjs's own if present. The
+ * original's setupFunc is kept: it binds the wasm functions that the original kernelFunc (still
+ * called for the cases a replacement passes on) needs.
+ */
 function replaceWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
-  if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (original) tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: original?.setupFunc });
 }
 
 /**
@@ -241,6 +259,35 @@ function heapSlice(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size
 }
 
 /**
+ * Row gathers (axis 0: embedding lookups) as one heap copy per row: wasm's GatherV2 computed every
+ * element's index and took 17 ms for 1,792 rows of 128 floats. Other axes keep the original.
+ */
+function registerRowGather(): void {
+  const original = tf.getKernel('GatherV2', 'wasm')!.kernelFunc;
+  replaceWasmKernel('GatherV2', (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+    if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || batchDims !== 0 || x.dtype === 'string' || x.dtype === 'complex64') return original(args);
+    const wasm = args.backend as BackendWasm;
+    const n = x.shape[0]!;
+    const inner = tf.util.sizeFromShape(x.shape.slice(1));
+    const out = wasm.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    // Views after the allocation: a heap growth would detach earlier ones.
+    const [src, ids, dst] = [x, indices, out].map((t) => wasm.typedArrayFromHeap(t));
+    for (let r = 0; r < ids.length; r++) {
+      const id = ids[r]!;
+      if (!(id >= 0 && id < n)) {
+        wasm.disposeData(out.dataId);
+        throw new Error(`gather: index ${id} is not in [0, ${n - 1}]`);
+      }
+      if (inner === 1) dst[r] = src[id]!;
+      else dst.set(src.subarray(id * inner, (id + 1) * inner), r * inner);
+    }
+    return out;
+  });
+}
+
+/**
  * Tensors are immutable, yet wasm's Identity and same-dtype Cast copy their input. The
  * gradient tape clones every tensor it saves for the backward pass (~350 copies per training
  * step of the default model), so share the buffer by reference count, as the cpu backend does.
@@ -263,47 +310,81 @@ function registerAliasingCopies(): void {
 }
 
 /**
- * LayerNorm as one kernel: composed of tfjs ops it takes nine, and at generation sizes each
- * kernel's fixed cost (~10 µs) dominates; a JS loop over the heap is also faster at training
- * sizes. Statistics accumulate in float64.
+ * LayerNorm as one kernel each way (kernels/train.c): composed of tfjs ops the forward takes
+ * nine kernels and the backward a dozen, and at generation sizes each kernel's fixed cost
+ * (~10 µs) dominates.
  */
 function registerLayerNorm(): void {
   replaceWasmKernel(LAYER_NORM_KERNEL, ({ inputs, backend, attrs }) => {
     const { x, g, b } = inputs as { x: tf.TensorInfo; g: tf.TensorInfo; b: tf.TensorInfo };
     const eps = (attrs as { epsilon: number }).epsilon;
     const wasm = backend as BackendWasm;
-    const C = x.shape[x.shape.length - 1];
+    const C = x.shape[x.shape.length - 1]!;
     const N = tf.util.sizeFromShape(x.shape) / C;
     const outs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([N, 1], 'float32'), wasm.makeOutput([N, 1], 'float32')];
-    const [y, mean, rstd] = outs.map((t) => wasm.typedArrayFromHeap(t));
-    const [xs, gs, bs] = [x, g, b].map((t) => wasm.typedArrayFromHeap(t));
-    for (let r = 0, o = 0; r < N; r++, o += C) {
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += xs[o + c];
-      const m = sum / C;
-      let sq = 0;
-      for (let c = 0; c < C; c++) sq += (xs[o + c] - m) ** 2;
-      const s = 1 / Math.sqrt(sq / C + eps);
-      for (let c = 0; c < C; c++) y[o + c] = (xs[o + c] - m) * s * gs[c] + bs[c];
-      mean[r] = m;
-      rstd[r] = s;
-    }
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    wasmKernels(wasm).layer_norm_forward(at(x), at(g), at(b), N, C, eps, ...(outs.map(at) as [number, number, number]));
+    return outs;
+  });
+  replaceWasmKernel(LAYER_NORM_GRAD_KERNEL, ({ inputs, backend }) => {
+    const { dy, x, g, mean, rstd } = inputs as Record<'dy' | 'x' | 'g' | 'mean' | 'rstd', tf.TensorInfo>;
+    const wasm = backend as BackendWasm;
+    const C = x.shape[x.shape.length - 1]!;
+    const N = tf.util.sizeFromShape(x.shape) / C;
+    const outs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([C], 'float32'), wasm.makeOutput([C], 'float32')];
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    wasmKernels(wasm).layer_norm_backward(at(dy), at(x), at(g), at(mean), at(rstd), N, C, ...(outs.map(at) as [number, number, number]));
     return outs;
   });
 }
 
-/** GELU as one kernel, for the small tensors of generation steps, where kernel count dominates. */
-function registerGelu(): void {
-  replaceWasmKernel(GELU_KERNEL, ({ inputs, backend, attrs }) => {
+/** GELU, attention forward and backward and the last-two-axes transpose, each one call into kernels.wasm (see train.c). */
+function registerSimdKernels(): void {
+  const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
+  replaceWasmKernel('Transpose', (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as { perm: number[] };
+    const n = perm.length;
+    const swapsLastTwo = n >= 2 && perm[n - 2] === n - 1 && perm[n - 1] === n - 2 && perm.slice(0, -2).every((p, i) => p === i);
+    if (!swapsLastTwo || (x.dtype !== 'float32' && x.dtype !== 'int32')) return transpose(args);
+    const wasm = args.backend as BackendWasm;
+    const [rows, cols] = x.shape.slice(-2);
+    const y = wasm.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
+    wasmKernels(wasm).transpose(heapOffset(wasm, x), tf.util.sizeFromShape(x.shape.slice(0, -2)), rows!, cols!, heapOffset(wasm, y));
+    return y;
+  });
+  replaceWasmKernel(GELU_KERNEL, ({ inputs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };
-    const { c1, c3 } = attrs as { c1: number; c3: number };
     const wasm = backend as BackendWasm;
-    const out = wasm.makeOutput(x.shape, 'float32');
-    const [xs, ys] = [wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(out)];
-    for (let i = 0; i < xs.length; i++) {
-      const v = xs[i];
-      ys[i] = v / (1 + Math.exp(-v * (c1 + c3 * v * v)));
-    }
-    return out;
+    const y = wasm.makeOutput(x.shape, 'float32');
+    wasmKernels(wasm).gelu_forward(heapOffset(wasm, x), heapOffset(wasm, y), tf.util.sizeFromShape(x.shape));
+    return y;
+  });
+  replaceWasmKernel(GELU_GRAD_KERNEL, ({ inputs, backend }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const wasm = backend as BackendWasm;
+    const dx = wasm.makeOutput(x.shape, 'float32');
+    wasmKernels(wasm).gelu_backward(heapOffset(wasm, x), heapOffset(wasm, dy), heapOffset(wasm, dx), tf.util.sizeFromShape(x.shape));
+    return dx;
+  });
+  replaceWasmKernel(ATTENTION_KERNEL, ({ inputs, backend }) => {
+    const { qkv } = inputs as { qkv: tf.TensorInfo };
+    const [B, T, , H, hs] = qkv.shape;
+    const wasm = backend as BackendWasm;
+    const y = wasm.makeOutput([B, T, H, hs], 'float32');
+    const probs = wasm.makeOutput([B * H, T, T], 'float32');
+    wasmKernels(wasm).attention_forward(heapOffset(wasm, qkv), B, T, H, H * hs, heapOffset(wasm, y), heapOffset(wasm, probs));
+    return [y, probs];
+  });
+  replaceWasmKernel(ATTENTION_GRAD_KERNEL, ({ inputs, backend }) => {
+    const { dy, qkv, probs } = inputs as { dy: tf.TensorInfo; qkv: tf.TensorInfo; probs: tf.TensorInfo };
+    const [B, T, , H, hs] = qkv.shape;
+    const wasm = backend as BackendWasm;
+    const dqkv = wasm.makeOutput(qkv.shape, 'float32');
+    const row = wasm.makeOutput([2 * T], 'float32'); // scratch
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    wasmKernels(wasm).attention_backward(at(dy), at(qkv), at(probs), B, T, H, H * hs, at(dqkv), at(row));
+    wasm.disposeData(row.dataId);
+    return dqkv;
   });
 }

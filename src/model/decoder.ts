@@ -1,31 +1,11 @@
-// Generation steps through the fused wasm kernel (kernels/decode.c): one call per step instead
-// of ~100 TF.js kernels, on the same weights, in TF.js's own wasm memory. Only on the wasm
-// backend; elsewhere (and for configs it cannot take) generate.ts keeps the TF.js KV cache.
-import { readFileSync } from 'node:fs';
+// Generation steps through the fused wasm kernel (kernels/decode.c, loaded by wasm-kernels.ts):
+// one call per step instead of ~100 TF.js kernels, on the same weights, in TF.js's own wasm
+// memory. Only on the wasm backend; elsewhere (and for configs it cannot take) generate.ts
+// keeps the TF.js KV cache.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { GPT } from './transformer.ts';
-
-type DecodeFn = (
-  params: number, nLayer: number, nHead: number, nEmbd: number, vocabSize: number, contextLength: number,
-  cache: number, cacheRows: number, rows: number, positions: number, pos: number, tokens: number, scratch: number, logits: number,
-) => void;
-
-const WASM_BYTES = new URL('./kernels/decode.wasm', import.meta.url);
-let compiled: WebAssembly.Module | undefined;
-/** One instance per wasm memory: a re-initialised backend brings a new memory. */
-const instances = new WeakMap<WebAssembly.Memory, DecodeFn>();
-
-function decodeFor(backend: BackendWasm): DecodeFn {
-  const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
-  let fn = instances.get(memory);
-  if (!fn) {
-    compiled ??= new WebAssembly.Module(readFileSync(WASM_BYTES));
-    fn = new WebAssembly.Instance(compiled, { env: { memory } }).exports.decode as DecodeFn;
-    instances.set(memory, fn);
-  }
-  return fn;
-}
+import { heapOffset, wasmKernels } from './wasm-kernels.ts';
 
 /** Parameter names in the order decode.c reads its table. */
 function parameterOrder(nLayer: number): string[] {
@@ -52,7 +32,7 @@ export function canDecodeFused(model: GPT): boolean {
  */
 export class FusedDecoder {
   private readonly backend = tf.backend() as BackendWasm;
-  private readonly decode = decodeFor(this.backend);
+  private readonly decode = wasmKernels(this.backend).decode;
   private readonly tensors: Record<'params' | 'tokens' | 'cache' | 'scratch' | 'logits', tf.Tensor>;
   private length = 0;
 
@@ -114,7 +94,7 @@ export class FusedDecoder {
   }
 
   private offset(t: tf.Tensor): number {
-    return (this.backend.dataIdMap.get(t.dataId) as unknown as { memoryOffset: number }).memoryOffset;
+    return heapOffset(this.backend, t);
   }
 
   /** A view of t on the wasm heap, taken afresh: a heap growth detaches older views. */

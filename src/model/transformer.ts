@@ -11,7 +11,7 @@
 // naive loop (~0.4-2 GFLOP/s). So `matMul` below transposes explicitly, also in the backward
 // pass, and runs attention's batched products as a stack of 2D ones.
 import * as tf from '@tensorflow/tfjs-core';
-import { GELU_KERNEL, LAYER_NORM_KERNEL } from './backend.ts';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './backend.ts';
 import { mulberry32, normalArray } from './prng.ts';
 
 export interface ModelConfig {
@@ -197,30 +197,29 @@ const fusedLayerNorm = withGradient((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, s
   save([x, g, mean, rstd]);
   return {
     value: y,
-    gradFunc: (dy: tf.Tensor, [sx, sg, sm, sr]: tf.Tensor[]) => {
-      const xhat = tf.mul(tf.sub(sx, sm), sr); // (N, C)
-      const dxhat = tf.mul(dy, sg);
-      const dx = tf.mul(sr, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))));
-      return [dx, columnSum(tf.mul(dy, xhat)), columnSum(dy)];
-    },
+    gradFunc: (dy: tf.Tensor, [sx, sg, sm, sr]: tf.Tensor[]) => tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: sx, g: sg, mean: sm, rstd: sr }) as tf.Tensor[],
   };
 });
 
 // GPT-2's gelu_new, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as x·σ(2·that) (the same
 // function): wasm's sigmoid is vectorised, its tanh ~13x slower. Hand-written gradient: fewer ops.
+// On wasm one SIMD kernel each way (kernels/train.c).
 const GELU_C1 = 2 * Math.sqrt(2 / Math.PI);
 const GELU_C3 = GELU_C1 * 0.044715;
-/** Up to this many elements one fused JS kernel beats wasm's six vectorised ones (per-kernel cost). */
-const FUSED_GELU_MAX = 8192;
 
 function gelu(x: tf.Tensor): tf.Tensor {
-  if (tf.getBackend() === 'wasm' && x.size <= FUSED_GELU_MAX && !taping()) {
-    return tf.engine().runKernel(GELU_KERNEL, { x }, { c1: GELU_C1, c3: GELU_C3 }) as tf.Tensor;
-  }
-  return geluWithGradient(x);
+  return tf.getBackend() === 'wasm' ? wasmGelu(x) : composedGelu(x);
 }
 
-const geluWithGradient = withGradient((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const wasmGelu = withGradient((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD_KERNEL, { x: sx, dy }) as tf.Tensor,
+  };
+});
+
+const composedGelu = withGradient((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const x2 = tf.square(x);
   const u = tf.mul(x, tf.add(tf.mul(x2, GELU_C3), GELU_C1)); // u = c1·x + c3·x³
   const s = tf.sigmoid(u);
@@ -232,6 +231,20 @@ const geluWithGradient = withGradient((x: tf.Tensor, save: tf.GradSaveFunc) => {
       const dsdx = tf.mul(tf.mul(ss, tf.sub(1, ss)), du); // σ'(u)·u'
       return tf.mul(dy, tf.add(ss, tf.mul(sx, dsdx)));
     },
+  };
+});
+
+/**
+ * Causal self-attention of every position of qkv (B, T, 3, H, hs), the c_attn output viewed by
+ * part and head → (B, T, H, hs), as one wasm kernel each way (kernels/train.c): it replaces the
+ * per-head matMuls, the mask, the softmax and the head transposes.
+ */
+const wasmAttention = withGradient((qkv: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [y, probs] = tf.engine().runKernel(ATTENTION_KERNEL, { qkv }) as tf.Tensor[];
+  save([qkv, probs]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, [sqkv, sprobs]: tf.Tensor[]) => tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dy, qkv: sqkv, probs: sprobs }) as tf.Tensor,
   };
 });
 
@@ -435,7 +448,12 @@ abstract class Transformer {
     const { nHead: H, nEmbd: C } = this.config;
     const hs = C / H;
     const w = (name: string) => this.p(`h.${i}.attn.${name}`);
-    const [q, k, v] = tf.split(linear(x, w('c_attn.w'), w('c_attn.b')), 3, 1); // 3 × (B·T, C)
+    const qkv = linear(x, w('c_attn.w'), w('c_attn.b')); // (B·T, 3C)
+    if (!cache && tf.getBackend() === 'wasm' && hs % 4 === 0) {
+      const y = wasmAttention(tf.reshape(qkv, [B, T, 3, H, hs]));
+      return linear(tf.reshape(y, [B * T, C]), w('c_proj.w'), w('c_proj.b'));
+    }
+    const [q, k, v] = tf.split(qkv, 3, 1); // 3 × (B·T, C)
     const qh = splitHeads(tf.mul(q, 1 / Math.sqrt(hs)), B, T, H); // (B·H, T, hs), pre-scaled
     let kh = splitHeads(k, B, T, H);
     let vh = splitHeads(v, B, T, H);

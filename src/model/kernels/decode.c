@@ -6,54 +6,20 @@
 // It runs on TF.js's own wasm memory (imported), on tensors TF.js allocated: weights, the KV
 // cache and scratch are byte offsets into that memory. No C stack, no static data, no malloc:
 // scripts/build-kernels.sh refuses a build that would write outside the buffers it is given.
-// Built with Debian's clang + lld (scripts/build-kernels.sh); decode.wasm is committed.
-#include <stdint.h>
-#include <wasm_simd128.h>
+// Built with Debian's clang + lld (scripts/build-kernels.sh); kernels.wasm is committed.
+#include "simd.h"
 
-#define EXPORT(name) __attribute__((export_name(name)))
-typedef v128_t f4;
-
-#define splat wasm_f32x4_splat
-#define add wasm_f32x4_add
-#define sub wasm_f32x4_sub
-#define mul wasm_f32x4_mul
-#define load(p) wasm_v128_load(p)
-#define store(p, v) wasm_v128_store(p, v)
-
-static inline float hsum(f4 v) {
-  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
-}
-
-// e^x to ~1 ulp over float's range: x = n·ln2 + r with |r| <= ln2/2, e^r by its degree-7 Taylor
-// polynomial (error < 2e-8 relative), 2^n built in the exponent bits. Cephes' split of ln2.
-static inline f4 exp4(f4 x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
-  f4 n = wasm_f32x4_nearest(mul(x, splat(1.44269504088896341f)));
-  f4 r = sub(sub(x, mul(n, splat(0.693359375f))), mul(n, splat(-2.12194440e-4f)));
-  f4 p = splat(1.f / 5040);
-  p = add(mul(p, r), splat(1.f / 720));
-  p = add(mul(p, r), splat(1.f / 120));
-  p = add(mul(p, r), splat(1.f / 24));
-  p = add(mul(p, r), splat(1.f / 6));
-  p = add(mul(p, r), splat(0.5f));
-  p = add(mul(p, r), splat(1.f));
-  p = add(mul(p, r), splat(1.f));
-  f4 scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return mul(p, scale);
-}
-
-static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(splat(x)), 0); }
-
-// y (R, N) = x (R, K)·W (K, N) + b (N). Two rows share each load of W; 16 columns at a time
-// stay in registers over the whole K loop. N is a multiple of 4.
-static void linear(const float *x, int R, int K, const float *W, const float *b, int N, float *y) {
-  for (int r = 0; r < R; r += 2) {
-    const float *x0 = x + r * K;
-    const float *x1 = r + 1 < R ? x0 + K : x0; // an odd last row is computed twice, stored once
-    float *y0 = y + r * N;
-    float *y1 = r + 1 < R ? y0 + N : y0;
-    int j = 0;
-    for (; j + 16 <= N; j += 16) {
+// y (R, N) = x (R, K)·W (K, N) + b (N), N a multiple of 4. Two rows share each load of W; 16
+// columns at a time stay in registers over the whole K loop. Column blocks are the outer loop,
+// so a block of W stays in cache while every row passes (the prompt's many rows).
+static void linear_blocks(const float *x, int R, int K, const float *W, const float *b, int N, float *y) {
+  int j = 0;
+  for (; j + 16 <= N; j += 16)
+    for (int r = 0; r < R; r += 2) {
+      const float *x0 = x + r * K;
+      const float *x1 = r + 1 < R ? x0 + K : x0; // an odd last row is computed twice, stored once
+      float *y0 = y + r * N + j;
+      float *y1 = r + 1 < R ? y0 + N : y0;
       f4 a0 = load(b + j), a1 = load(b + j + 4), a2 = load(b + j + 8), a3 = load(b + j + 12);
       f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
       const float *w = W + j;
@@ -63,17 +29,52 @@ static void linear(const float *x, int R, int K, const float *W, const float *b,
         a0 = add(a0, mul(u, w0)), a1 = add(a1, mul(u, w1)), a2 = add(a2, mul(u, w2)), a3 = add(a3, mul(u, w3));
         c0 = add(c0, mul(v, w0)), c1 = add(c1, mul(v, w1)), c2 = add(c2, mul(v, w2)), c3 = add(c3, mul(v, w3));
       }
-      store(y1 + j, c0), store(y1 + j + 4, c1), store(y1 + j + 8, c2), store(y1 + j + 12, c3);
-      store(y0 + j, a0), store(y0 + j + 4, a1), store(y0 + j + 8, a2), store(y0 + j + 12, a3);
+      store(y1, c0), store(y1 + 4, c1), store(y1 + 8, c2), store(y1 + 12, c3);
+      store(y0, a0), store(y0 + 4, a1), store(y0 + 8, a2), store(y0 + 12, a3);
     }
-    for (; j < N; j += 4) {
+  for (; j < N; j += 4)
+    for (int r = 0; r < R; r += 2) {
+      const float *x0 = x + r * K;
+      const float *x1 = r + 1 < R ? x0 + K : x0;
+      float *y0 = y + r * N + j;
+      float *y1 = r + 1 < R ? y0 + N : y0;
       f4 a = load(b + j), c = a;
       const float *w = W + j;
       for (int i = 0; i < K; i++, w += N) a = add(a, mul(splat(x0[i]), load(w))), c = add(c, mul(splat(x1[i]), load(w)));
-      store(y1 + j, c);
-      store(y0 + j, a);
+      store(y1, c);
+      store(y0, a);
+    }
+}
+
+// The same for a few rows (a generation step's candidates): W is read once, in memory order,
+// two rows of it at a time, and each output row is updated from L1. A step is bound by reading
+// W, and linear_blocks' column strips walk it a row of W apart (a page apart in wide layers).
+static void linear_stream(const float *x, int R, int K, const float *W, const float *b, int N, float *y) {
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < N; j += 4) store(y + r * N + j, load(b + j));
+  int i = 0;
+  for (; i + 2 <= K; i += 2) {
+    const float *w0 = W + i * N, *w1 = w0 + N;
+    for (int r = 0; r < R; r++) {
+      const f4 u0 = splat(x[r * K + i]), u1 = splat(x[r * K + i + 1]);
+      float *yr = y + r * N;
+      for (int j = 0; j < N; j += 4) store(yr + j, add(load(yr + j), add(mul(u0, load(w0 + j)), mul(u1, load(w1 + j)))));
     }
   }
+  for (; i < K; i++)
+    for (int r = 0; r < R; r++) {
+      const f4 u = splat(x[r * K + i]);
+      float *yr = y + r * N;
+      for (int j = 0; j < N; j += 4) store(yr + j, add(load(yr + j), mul(u, load(W + i * N + j))));
+    }
+}
+
+// Rows at which the column-block order starts to pay: W's strips are then reused across rows.
+#define STREAM_MAX_ROWS 4
+
+static void linear(const float *x, int R, int K, const float *W, const float *b, int N, float *y) {
+  if (R <= STREAM_MAX_ROWS) linear_stream(x, R, K, W, b, N, y);
+  else linear_blocks(x, R, K, W, b, N, y);
 }
 
 // LayerNorm of each row of x (R, C) into y, population variance, as transformer.ts.
@@ -92,20 +93,9 @@ static void layer_norm(const float *x, int R, int C, const float *g, const float
   }
 }
 
-// GPT-2's gelu_new in place, as x·σ(c1·x + c3·x³) (see transformer.ts).
+// GPT-2's gelu_new in place (n a multiple of 4).
 static void gelu(float *x, int n) {
-  const f4 c1 = splat(1.5957691216057308f), c3 = splat(0.07135481627159927f), one = splat(1.f);
-  for (int i = 0; i < n; i += 4) {
-    f4 v = load(x + i);
-    f4 u = mul(v, add(c1, mul(c3, mul(v, v))));
-    store(x + i, wasm_f32x4_div(v, add(one, exp4(wasm_f32x4_neg(u)))));
-  }
-}
-
-static float dot(const float *a, const float *b, int n) {
-  f4 s = splat(0);
-  for (int i = 0; i < n; i += 4) s = add(s, mul(load(a + i), load(b + i)));
-  return hsum(s);
+  for (int i = 0; i < n; i += 4) store(x + i, gelu4(load(x + i)));
 }
 
 // Where layer l's keys (kv 0) or values (kv 1) of row b, head h, position p start in the cache
@@ -175,10 +165,11 @@ void decode(const int32_t *params, int nLayer, int H, int C, int V, int ctx, flo
     linear(mlp, R, 4 * C, P(at + 10), P(at + 11), C, xn);
     for (int i = 0; i < R * C; i += 4) store(x + i, add(load(x + i), load(xn + i)));
   }
-  for (int b = 0; b < B; b++) {
-    const int r = b * T + T - 1;
-    layer_norm(x + r * C, 1, C, P(2), P(3), xn);
-    for (int t = 0; t < V; t++) logits[b * V + t] = dot(xn, wte + t * C, C);
+  for (int b = 0; b < B; b++) layer_norm(x + (b * T + T - 1) * C, 1, C, P(2), P(3), xn + b * C);
+  // The tied head, two rows per pass over wte.
+  for (int b = 0; b < B; b += 2) {
+    const int b1 = b + 1 < B ? b + 1 : b;
+    dots2(xn + b * C, xn + b1 * C, wte, C, V - 1, C, 1.f, logits + b * V, logits + b1 * V);
   }
 #undef P
 }
