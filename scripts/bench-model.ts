@@ -4,6 +4,7 @@
 // Run: npm run bench:model [-- --runs 20]   (PAIRWISE_BACKEND picks the backend)
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from '../src/learn/adam.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { canDecodeFused } from '../src/model/decoder.ts';
 import { generate } from '../src/model/generate.ts';
@@ -89,7 +90,7 @@ async function trainingSteps(model: GPT): Promise<Timings> {
   const oldLogProbs = batch(() => -Math.log(V));
   const advantages = batch(() => rand() - 0.5);
   const returns = batch(() => rand());
-  const optimizer = tf.train.adam(1e-4);
+  const optimizer = new Adam(1e-4);
   const loss = () => {
     const { logits, values } = model.forward(ids);
     const ratio = tf.exp(tf.sub(tokenLogProbs(logits, targets), oldLogProbs));

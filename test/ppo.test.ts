@@ -5,6 +5,7 @@ import { AdaptiveKLController, clippedSurrogate, clippedValueLoss, gae, ppoStep,
 import { sampleReplies } from '../src/learn/rollouts.ts';
 import { loadCorpus } from '../src/learn/corpus.ts';
 import { trainSupervised } from '../src/learn/sft.ts';
+import { Adam } from '../src/learn/adam.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { mulberry32 } from '../src/model/prng.ts';
 import { loadDefaultTokenizer } from '../src/model/tokenizer.ts';
@@ -94,7 +95,7 @@ describe('PPO on a tiny model', () => {
     const maxNewTokens = 16;
     const cfg = learnerConfig({ maxNewTokens, ppoEpochs: 4, minibatchSize: 16, ppoLr: 3e-3, initKlCoef: 0.01, updateKlLimit: 10 });
     const before = tf.memory().numTensors;
-    const optimizer = tf.train.adam(cfg.ppoLr);
+    const optimizer = new Adam(cfg.ppoLr);
     const rand = mulberry32(1);
     const rewards: number[] = [];
     let lastKl = 0;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from '../../src/learn/adam.ts';
 import { defaultLearnerConfig } from '../../src/learn/config.ts';
 import { optimiserStep } from '../../src/learn/optim.ts';
 import { ModelPool, splitShards } from '../../src/learn/parallel.ts';
@@ -270,7 +271,7 @@ function pairwise(models: Map<string, GPT>, pools: ModelPool[], workers: number,
     name: workers === 1 ? 'Pairwise' : `Pairwise ${workers}W`,
     train(cfg) {
       const m = model(cfg);
-      const optimizer = tf.train.adam(HP.lr);
+      const optimizer = new Adam(HP.lr);
       const batch = makeBatch(PEER.trainBatch, trainTokens, TRAIN_BATCH_SEED);
       const opts = { maxGradNorm: HP.maxGradNorm };
       if (workers === 1) {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import type { GPT } from '../model/transformer.ts';
+import { Adam } from './adam.ts';
 import type { LearnerConfig } from './config.ts';
 import { lossStep, type ModelPool } from './parallel.ts';
 import { bradleyTerryLoss, shuffled, type RewardPair } from './reward.ts';
@@ -63,7 +64,7 @@ export async function trainDpo(policy: GPT, reference: GPT, tokenizer: Tokenizer
   const refRejected = await sequenceLogProbsOn(pool, reference, rejected, padId, 2 * cfg.dpoBatchSize);
 
   const rand = mulberry32(opts.seed);
-  const optimizer = tf.train.adam(cfg.dpoLr);
+  const optimizer = new Adam(cfg.dpoLr);
   const stepsPerEpoch = Math.ceil(pairs.length / cfg.dpoBatchSize);
   const total = stepsPerEpoch * cfg.dpoEpochs;
   let steps = 0;

@@ -1,6 +1,7 @@
 // The optimiser step shared by the reward model, PPO and DPO: gradients of a scalar loss, clipped
 // by their global norm, then Adam, then optional decoupled weight decay on the weight matrices.
 import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from './adam.ts';
 
 export interface StepResult {
   loss: number;
@@ -26,7 +27,8 @@ export function optimiserStep(
 
 /**
  * The step itself, given gradients by variable name (disposed here): clipped by their global
- * norm, Adam, decoupled weight decay. Returns the norm before clipping.
+ * norm, Adam, decoupled weight decay (one fused step with our Adam; any other tf.Optimizer, such
+ * as the SGD of the pool's equivalence test, steps in three). Returns the norm before clipping.
  */
 export function applyGradients(optimizer: tf.Optimizer, vars: tf.Variable[], grads: tf.NamedTensorMap, opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): number {
   const gradNorm = tf.tidy(() => {
@@ -34,14 +36,17 @@ export function applyGradients(optimizer: tf.Optimizer, vars: tf.Variable[], gra
     return tf.sqrt(tf.addN(squares)).dataSync()[0]!;
   });
   const scale = gradNorm > opts.maxGradNorm ? opts.maxGradNorm / (gradNorm + 1e-6) : 1;
+  const keep = opts.weightDecay && opts.lr ? 1 - opts.lr * opts.weightDecay : 1;
+  if (optimizer instanceof Adam) {
+    // Matrices only: decaying LayerNorm gains and biases pulls them away from their roles.
+    optimizer.update(grads, scale, (v) => (v.rank >= 2 ? keep : 1));
+    tf.dispose(Object.values(grads));
+    return gradNorm;
+  }
   const scaled: tf.NamedTensorMap = {};
   for (const [name, g] of Object.entries(grads)) scaled[name] = scale === 1 ? g : tf.mul(g, scale);
   optimizer.applyGradients(scaled);
-  if (opts.weightDecay && opts.lr) {
-    const keep = 1 - opts.lr * opts.weightDecay;
-    // Matrices only: decaying LayerNorm gains and biases pulls them away from their roles.
-    for (const v of vars) if (v.rank >= 2) tf.tidy(() => v.assign(tf.mul(v, keep)));
-  }
+  if (keep !== 1) for (const v of vars) if (v.rank >= 2) tf.tidy(() => v.assign(tf.mul(v, keep)));
   tf.dispose([...Object.values(grads), ...(scale === 1 ? [] : Object.values(scaled))]);
   return gradNorm;
 }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT, RewardModel } from '../model/transformer.ts';
+import { Adam } from './adam.ts';
 import type { LearnerConfig } from './config.ts';
 import { lossStep, spread, type ModelPool } from './parallel.ts';
 import { scoreReplies, shuffled, type Normaliser } from './reward.ts';
@@ -364,7 +365,7 @@ export async function trainPpo(
   if (prompts.length === 0) throw new Error('PPO needs rollout prompts: pass at least one conversation');
   const padId = tokenizer.special.pad;
   const rand = mulberry32(opts.seed);
-  const optimizer = tf.train.adam(cfg.ppoLr);
+  const optimizer = new Adam(cfg.ppoLr);
   const klCtl = new AdaptiveKLController(opts.klCoef ?? cfg.initKlCoef, cfg.klTarget, cfg.klHorizon, cfg.adaptiveKl);
   const batches: Turn[][][] = [];
   for (let i = 0; i < prompts.length; i += cfg.rolloutBatchPrompts) batches.push(prompts.slice(i, i + cfg.rolloutBatchPrompts));

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { RewardModel } from '../model/transformer.ts';
+import { Adam } from './adam.ts';
 import { defaultLearnerConfig, type LearnerConfig } from './config.ts';
 import { lossStep, spread, type ModelPool } from './parallel.ts';
 import { encodeReply, inChunks, padBatch, type Sequence } from './sequences.ts';
@@ -151,7 +152,7 @@ export async function trainRewardModel(rm: RewardModel, tokenizer: Tokenizer, pa
   const heldOutSet = encodePairs(rm, tokenizer, heldOut, cfg);
 
   const rand = mulberry32(opts.seed);
-  const optimizer = tf.train.adam(cfg.rmLr);
+  const optimizer = new Adam(cfg.rmLr);
   const stepsPerEpoch = Math.ceil(trainSet.length / cfg.rmBatchSize);
   const total = stepsPerEpoch * cfg.rmEpochs;
   let steps = 0;

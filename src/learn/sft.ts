@@ -6,6 +6,7 @@ import { initBackend } from '../model/backend.ts';
 import { mulberry32 } from '../model/prng.ts';
 import type { Tokenizer, Turn } from '../model/tokenizer.ts';
 import type { GPT } from '../model/transformer.ts';
+import { Adam } from './adam.ts';
 import { lossStep, ModelPool } from './parallel.ts';
 import { nextTokenLogProbs, padBatch } from './sequences.ts';
 
@@ -105,7 +106,7 @@ export async function trainSupervised(model: GPT, tokenizer: Tokenizer, dialogue
   };
 
   const padId = tokenizer.special.pad;
-  const optimizer = tf.train.adam(lr);
+  const optimizer = new Adam(lr);
   const losses: number[] = [];
   const pool = workers > 1 ? await ModelPool.start({ policy: model }, workers, await initBackend()) : undefined;
   try {

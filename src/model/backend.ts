@@ -35,6 +35,11 @@ export const GELU_GRAD_KERNEL = 'PairwiseGeluGrad';
 export const ATTENTION_KERNEL = 'PairwiseAttention';
 /** A wasm-only kernel: dqkv (B, T, 3, H, hs) from inputs dy (B, T, H, hs), qkv, probs. */
 export const ATTENTION_GRAD_KERNEL = 'PairwiseAttentionGrad';
+/**
+ * A wasm-only kernel: one Adam step (train.c's adam) of inputs param, grad, m, v with attrs
+ * scale, lr, b1, b2, eps, c1, c2, keep; returns the new param and updates m and v in place.
+ */
+export const ADAM_KERNEL = 'PairwiseAdam';
 
 /** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
 const TF_NAME: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -338,7 +343,7 @@ function registerLayerNorm(): void {
   });
 }
 
-/** GELU, attention forward and backward and the last-two-axes transpose, each one call into kernels.wasm (see train.c). */
+/** GELU, Adam, attention forward and backward and the last-two-axes transpose, each one call into kernels.wasm (see train.c). */
 function registerSimdKernels(): void {
   const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
   replaceWasmKernel('Transpose', (args) => {
@@ -366,6 +371,15 @@ function registerSimdKernels(): void {
     const dx = wasm.makeOutput(x.shape, 'float32');
     wasmKernels(wasm).gelu_backward(heapOffset(wasm, x), heapOffset(wasm, dy), heapOffset(wasm, dx), tf.util.sizeFromShape(x.shape));
     return dx;
+  });
+  replaceWasmKernel(ADAM_KERNEL, ({ inputs, backend, attrs }) => {
+    const { param, grad, m, v } = inputs as Record<'param' | 'grad' | 'm' | 'v', tf.TensorInfo>;
+    const a = attrs as Record<'scale' | 'lr' | 'b1' | 'b2' | 'eps' | 'c1' | 'c2' | 'keep', number>;
+    const wasm = backend as BackendWasm;
+    const out = wasm.makeOutput(param.shape, 'float32');
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    wasmKernels(wasm).adam(at(param), at(grad), at(m), at(v), at(out), tf.util.sizeFromShape(param.shape), a.scale, a.lr, a.b1, a.b2, a.eps, a.c1, a.c2, a.keep);
+    return out;
   });
   replaceWasmKernel(ATTENTION_KERNEL, ({ inputs, backend }) => {
     const { qkv } = inputs as { qkv: tf.TensorInfo };

@@ -19,6 +19,8 @@ export interface WasmKernels {
   /** train.c: LayerNorm over the last axis, forward (y, mean, rstd) and backward (dx, dg, db). */
   layer_norm_forward: Fn<9>;
   layer_norm_backward: Fn<10>;
+  /** train.c: one Adam step of one variable. */
+  adam: Fn<14>;
   /** train.c: swaps the last two axes of (batch, rows, cols). */
   transpose: Fn<5>;
 }

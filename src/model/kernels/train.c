@@ -251,3 +251,31 @@ void layer_norm_backward(const float *dy, const float *x, const float *g, const 
     for (int c = C4; c < C; c++) dx[c] = rs * (dy[c] * g[c] - md - (x[c] - m) * rs * mdx);
   }
 }
+
+/**
+ * One Adam step on n floats, TF.js's formula, with the gradient scaled first (global-norm
+ * clipping) and decoupled weight decay after: g = grad·scale, m = b1·m + (1 − b1)·g,
+ * v = b2·v + (1 − b2)·g², out = (param − lr·m·c1 / (√(v·c2) + eps))·keep, where c1, c2 are the
+ * bias corrections 1/(1 − b^t). m and v are updated in place (the optimiser owns them); the new
+ * parameter goes to `out`, since a parameter's buffer may be shared with another tensor.
+ */
+EXPORT("adam")
+void adam(const float *param, const float *grad, float *m, float *v, float *out, int n, float scale, float lr, float b1, float b2, float eps, float c1, float c2, float keep) {
+  const f4 vs = splat(scale), vb1 = splat(b1), vb2 = splat(b2), va1 = splat(1 - b1), va2 = splat(1 - b2);
+  const f4 vlr = splat(lr), ve = splat(eps), vc1 = splat(c1), vc2 = splat(c2), vk = splat(keep);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    f4 g = mul(load(grad + i), vs);
+    f4 mi = add(mul(vb1, load(m + i)), mul(va1, g));
+    f4 vi = add(mul(vb2, load(v + i)), mul(va2, mul(g, g)));
+    store(m + i, mi), store(v + i, vi);
+    f4 step = wasm_f32x4_div(mul(vlr, mul(mi, vc1)), add(wasm_f32x4_sqrt(mul(vi, vc2)), ve));
+    store(out + i, mul(sub(load(param + i), step), vk));
+  }
+  for (; i < n; i++) {
+    const float g = grad[i] * scale;
+    m[i] = b1 * m[i] + (1 - b1) * g;
+    v[i] = b2 * v[i] + (1 - b2) * g * g;
+    out[i] = (param[i] - lr * (m[i] * c1) / (__builtin_sqrtf(v[i] * c2) + eps)) * keep;
+  }
+}
