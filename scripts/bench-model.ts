@@ -128,7 +128,8 @@ async function kernelProfile(f: () => void): Promise<{ kernels: number; rows: [s
   const info = await tf.profile(f);
   const byName = new Map<string, [number, number]>();
   for (const k of info.kernels) {
-    if (k.name.endsWith('__op')) continue; // an op's scope: its kernels are listed on their own
+    // An op's scope, or a custom gradient's ("unnamed scope"): their kernels are listed on their own.
+    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
     const [n, ms] = byName.get(k.name) ?? [0, 0];
     byName.set(k.name, [n + 1, ms + Number(k.kernelTimeMs)]);
   }
