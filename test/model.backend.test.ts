@@ -78,6 +78,14 @@ describe('wasm kernels replaced or added by initBackend agree with cpu', () => {
     });
   }
 
+  it('refuses an out-of-range row index, leaving nothing behind', () => {
+    const [x, ids] = [input([3, 2]), tf.tensor1d([1, 3], 'int32')];
+    const before = tf.memory();
+    expect(() => tf.gather(x, ids)).toThrow(/gather: index 3 is not in \[0, 2\]/);
+    expect(tf.memory()).toMatchObject({ numTensors: before.numTensors, numBytes: before.numBytes });
+    tf.dispose([x, ids]);
+  });
+
   it('leaves no tensor behind when slicing', () => {
     const x = input([4, 4]);
     const before = tf.memory().numTensors;
