@@ -30,11 +30,20 @@ export function optimiserStep(
  * norm, Adam, decoupled weight decay (one fused step with our Adam; any other tf.Optimizer, such
  * as the SGD of the pool's equivalence test, steps in three). Returns the norm before clipping.
  */
-export function applyGradients(optimizer: tf.Optimizer, vars: tf.Variable[], grads: tf.NamedTensorMap, opts: { maxGradNorm: number; weightDecay?: number; lr?: number }): number {
-  const gradNorm = tf.tidy(() => {
-    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-    return tf.sqrt(tf.addN(squares)).dataSync()[0]!;
-  });
+export function applyGradients(
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  grads: tf.NamedTensorMap,
+  opts: { maxGradNorm: number; weightDecay?: number; lr?: number },
+  /** The gradients' global norm where the caller already has it (the pool takes it from the flat sum). */
+  knownNorm?: number,
+): number {
+  const gradNorm =
+    knownNorm ??
+    tf.tidy(() => {
+      const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+      return tf.sqrt(tf.addN(squares)).dataSync()[0]!;
+    });
   const scale = gradNorm > opts.maxGradNorm ? opts.maxGradNorm / (gradNorm + 1e-6) : 1;
   const keep = opts.weightDecay && opts.lr ? 1 - opts.lr * opts.weightDecay : 1;
   if (optimizer instanceof Adam) {

@@ -167,7 +167,6 @@ export class ModelPool {
     const slot = this.slots.get(name)!;
     const versions = this.versions();
     const replies = (await Promise.all(shards.map((s, i) => reply(this.workers[i]!, { op: 'grads', versions, model: name, kind, payload: s.payload } satisfies WorkerRequest)))) as GradsReply[];
-    const sum = new Float32Array(slot.weights.length);
     const present = slot.vars.map(() => false);
     let loss = 0;
     const aux = replies[0]!.aux.map(() => 0);
@@ -175,16 +174,20 @@ export class ModelPool {
       const w = shards[i]!.weight;
       loss += w * r.loss;
       r.aux.forEach((a, j) => (aux[j]! += w * a));
-      for (let j = 0; j < sum.length; j++) sum[j]! += w * r.grads[j]!;
       r.present.forEach((p, j) => p && (present[j] = true));
     });
+    // The weighted sum and its norm in the backend's vectorised kernels: a JS loop over the
+    // floats took ~5 ns each here (11 ms a step for the small model's two shards).
+    const sum = tf.tidy(() => tf.addN(replies.map((r, i) => tf.mul(tf.tensor1d(r.grads), shards[i]!.weight))));
+    const norm = tf.tidy(() => tf.norm(sum).dataSync()[0]!);
     const grads: tf.NamedTensorMap = {};
     let at = 0;
     slot.vars.forEach((v, j) => {
-      const g = sum.subarray(at, (at += v.size));
-      if (present[j]) grads[v.name] = tf.tensor(g, v.shape);
+      if (present[j]) grads[v.name] = tf.tidy(() => tf.reshape(tf.slice(sum, at, v.size), v.shape));
+      at += v.size;
     });
-    const gradNorm = applyGradients(optimizer, slot.vars, grads, opts);
+    sum.dispose();
+    const gradNorm = applyGradients(optimizer, slot.vars, grads, opts, norm);
     slot.stale = true;
     this.timing.steps++;
     this.timing.stepMs += performance.now() - started;
