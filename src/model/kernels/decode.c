@@ -1,7 +1,7 @@
 // The policy's forward pass for generation, as one wasm SIMD call per step: TF.js spends ~104
 // kernels on a step of the small model and most of the time is per-kernel overhead, not
 // arithmetic. The same maths as src/model/transformer.ts (pre-LayerNorm GPT-2 blocks, gelu_new,
-// the LM head tied to wte); test/decoder.test.ts checks the logits against GPT.forward.
+// the LM head tied to wte); test/wasm-kernels.test.ts checks the logits against GPT.forward.
 //
 // It runs on TF.js's own wasm memory (imported), on tensors TF.js allocated: weights, the KV
 // cache and scratch are byte offsets into that memory. No C stack, no static data, no malloc:
@@ -77,19 +77,11 @@ static void linear(const float *x, int R, int K, const float *W, const float *b,
   else linear_blocks(x, R, K, W, b, N, y);
 }
 
-// LayerNorm of each row of x (R, C) into y, population variance, as transformer.ts.
+// LayerNorm of each row of x (R, C) into y (simd.h's row helpers, as train.c's kernel).
 static void layer_norm(const float *x, int R, int C, const float *g, const float *b, float *y) {
   for (int r = 0; r < R; r++, x += C, y += C) {
-    f4 s = splat(0);
-    for (int c = 0; c < C; c += 4) s = add(s, load(x + c));
-    f4 m = splat(hsum(s) / C);
-    f4 q = splat(0);
-    for (int c = 0; c < C; c += 4) {
-      f4 d = sub(load(x + c), m);
-      q = add(q, mul(d, d));
-    }
-    f4 rstd = splat(1.f / __builtin_sqrtf(hsum(q) / C + 1e-5f));
-    for (int c = 0; c < C; c += 4) store(y + c, add(mul(mul(sub(load(x + c), m), rstd), load(g + c)), load(b + c)));
+    const float m = row_mean(x, C);
+    normalize_row(x, C, m, row_rstd(x, C, m, 1e-5f), g, b, y);
   }
 }
 

@@ -78,3 +78,33 @@ static inline void dots2(const float *x0, const float *x1, const float *rows, in
   }
   for (; j <= last; j++) out0[j] = dot(x0, rows + j * stride, hs) * scale, out1[j] = dot(x1, rows + j * stride, hs) * scale;
 }
+
+// LayerNorm of one row x (C floats, any C): its mean, then rstd = 1/√(var + eps), then
+// y = (x − mean)·rstd·g + b. Population variance, as transformer.ts. C4: C rounded down to
+// whole vectors.
+static inline float row_mean(const float *x, int C) {
+  const int C4 = C & ~3;
+  f4 s = splat(0);
+  for (int c = 0; c < C4; c += 4) s = add(s, load(x + c));
+  float sum = hsum(s);
+  for (int c = C4; c < C; c++) sum += x[c];
+  return sum / C;
+}
+
+static inline float row_rstd(const float *x, int C, float m, float eps) {
+  const int C4 = C & ~3;
+  f4 q = splat(0);
+  for (int c = 0; c < C4; c += 4) {
+    f4 d = sub(load(x + c), splat(m));
+    q = add(q, mul(d, d));
+  }
+  float sq = hsum(q);
+  for (int c = C4; c < C; c++) sq += (x[c] - m) * (x[c] - m);
+  return 1.f / __builtin_sqrtf(sq / C + eps);
+}
+
+static inline void normalize_row(const float *x, int C, float m, float rs, const float *g, const float *b, float *y) {
+  const int C4 = C & ~3;
+  for (int c = 0; c < C4; c += 4) store(y + c, add(mul(mul(sub(load(x + c), splat(m)), splat(rs)), load(g + c)), load(b + c)));
+  for (int c = C4; c < C; c++) y[c] = (x[c] - m) * rs * g[c] + b[c];
+}

@@ -195,27 +195,13 @@ void transpose(const float *x, int batch, int rows, int cols, float *y) {
 
 /**
  * LayerNorm over the last axis of x (N, C): y = (x − mean)·rstd·g + b, with each row's mean and
- * rstd = 1/√(var + eps) kept for the backward pass. C4 = C rounded down to whole vectors.
+ * rstd = 1/√(var + eps) kept for the backward pass.
  */
 EXPORT("layer_norm_forward")
 void layer_norm_forward(const float *x, const float *g, const float *b, int N, int C, float eps, float *y, float *mean, float *rstd) {
-  const int C4 = C & ~3;
   for (int r = 0; r < N; r++, x += C, y += C) {
-    f4 s = splat(0);
-    for (int c = 0; c < C4; c += 4) s = add(s, load(x + c));
-    float sum = hsum(s);
-    for (int c = C4; c < C; c++) sum += x[c];
-    const float m = sum / C;
-    f4 q = splat(0);
-    for (int c = 0; c < C4; c += 4) {
-      f4 d = sub(load(x + c), splat(m));
-      q = add(q, mul(d, d));
-    }
-    float sq = hsum(q);
-    for (int c = C4; c < C; c++) sq += (x[c] - m) * (x[c] - m);
-    const float rs = 1.f / __builtin_sqrtf(sq / C + eps);
-    for (int c = 0; c < C4; c += 4) store(y + c, add(mul(mul(sub(load(x + c), splat(m)), splat(rs)), load(g + c)), load(b + c)));
-    for (int c = C4; c < C; c++) y[c] = (x[c] - m) * rs * g[c] + b[c];
+    const float m = row_mean(x, C), rs = row_rstd(x, C, m, eps);
+    normalize_row(x, C, m, rs, g, b, y);
     mean[r] = m, rstd[r] = rs;
   }
 }
