@@ -7,17 +7,6 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { GPT } from './transformer.ts';
 import { heapOffset, wasmKernels } from './wasm-kernels.ts';
 
-/** Parameter names in the order decode.c reads its table. */
-function parameterOrder(nLayer: number): string[] {
-  const names = ['wte', 'wpe', 'ln_f.g', 'ln_f.b'];
-  for (let i = 0; i < nLayer; i++) {
-    for (const p of ['ln_1.g', 'ln_1.b', 'attn.c_attn.w', 'attn.c_attn.b', 'attn.c_proj.w', 'attn.c_proj.b', 'ln_2.g', 'ln_2.b', 'mlp.c_fc.w', 'mlp.c_fc.b', 'mlp.c_proj.w', 'mlp.c_proj.b']) {
-      names.push(`h.${i}.${p}`);
-    }
-  }
-  return names;
-}
-
 /** Whether the fused decoder can run `model` here: the wasm backend, and widths in whole SIMD lanes. */
 export function canDecodeFused(model: GPT): boolean {
   const { nEmbd, nHead } = model.config;
@@ -44,9 +33,9 @@ export class FusedDecoder {
     if (!canDecodeFused(model)) throw new Error('the fused decoder needs the wasm backend and nEmbd, nEmbd/nHead multiples of 4');
     const { nLayer, nEmbd: C, contextLength } = model.config;
     const maxRows = Math.max(rows, promptLength);
-    const weights = model.getWeights();
     this.tensors = {
-      params: tf.tensor1d(parameterOrder(nLayer).map((name) => this.offset(weights.get(name)!)), 'int32'),
+      // decode.c reads the parameters in the model's own order.
+      params: tf.tensor1d([...model.getWeights().values()].map((w) => this.offset(w)), 'int32'),
       tokens: tf.zeros([maxRows], 'int32'),
       cache: tf.zeros([nLayer * 2 * rows * contextLength * C]),
       scratch: tf.zeros([maxRows * 10 * C + contextLength]),

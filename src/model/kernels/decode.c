@@ -99,9 +99,11 @@ static inline float *cache_at(float *cache, int l, int kv, int b, int h, int p, 
 /**
  * T new positions of each of B rows, the first at position `pos`: tokens (B·T) → the next-token
  * logits (B, V) after each row's last position; appends the new keys and values to the cache,
- * whose positions < pos must hold the earlier ones. `params` holds byte offsets: wte, wpe,
- * ln_f.g, ln_f.b, then per layer ln_1.g, ln_1.b, c_attn.w, c_attn.b, attn.c_proj.w,
- * attn.c_proj.b, ln_2.g, ln_2.b, c_fc.w, c_fc.b, mlp.c_proj.w, mlp.c_proj.b. scratch holds
+ * whose positions < pos must hold the earlier ones. `params` holds the byte offsets of the
+ * policy's parameters in the model's own order (transformer.ts's paramSpecs): wte, wpe, then per
+ * layer ln_1.g, ln_1.b, c_attn.w, c_attn.b, attn.c_proj.w, attn.c_proj.b, ln_2.g, ln_2.b,
+ * c_fc.w, c_fc.b, mlp.c_proj.w, mlp.c_proj.b, then ln_f.g, ln_f.b (the value head after them is
+ * not read). scratch holds
  * B·T·10·C + ctx floats. C and C/H must be multiples of 4.
  */
 EXPORT("decode")
@@ -117,7 +119,7 @@ void decode(const int32_t *params, int nLayer, int H, int C, int V, int ctx, flo
   }
   const float scale = 1.f / __builtin_sqrtf((float)hs);
   for (int l = 0; l < nLayer; l++) {
-    const int at = 4 + l * 12;
+    const int at = 2 + l * 12;
     layer_norm(x, R, C, P(at), P(at + 1), xn);
     linear(xn, R, C, P(at + 2), P(at + 3), 3 * C, qkv);
     for (int r = 0; r < R; r++)
@@ -133,18 +135,12 @@ void decode(const int32_t *params, int nLayer, int H, int C, int V, int ctx, flo
         const float *qh = qkv + r * 3 * C + h * hs;
         const float *K = cache_at(cache, l, 0, b, h, 0, cacheRows, H, ctx, hs);
         const float *Vs = cache_at(cache, l, 1, b, h, 0, cacheRows, H, ctx, hs);
-        float max = -3.4e38f;
-        for (int j = 0; j <= last; j++) {
-          float s = dot(qh, K + j * hs, hs) * scale;
-          scores[j] = s;
-          if (s > max) max = s;
-        }
-        float sum = 0;
-        for (int j = 0; j <= last; j++) sum += scores[j] = exp1(scores[j] - max);
+        for (int j = 0; j <= last; j++) scores[j] = dot(qh, K + j * hs, hs) * scale;
+        softmax_row(scores, last);
         float *y = att + r * C + h * hs;
         for (int d = 0; d < hs; d += 4) store(y + d, splat(0));
         for (int j = 0; j <= last; j++) {
-          f4 p = splat(scores[j] / sum);
+          f4 p = splat(scores[j]);
           for (int d = 0; d < hs; d += 4) store(y + d, add(load(y + d), mul(p, load(Vs + j * hs + d))));
         }
       }
@@ -157,7 +153,8 @@ void decode(const int32_t *params, int nLayer, int H, int C, int V, int ctx, flo
     linear(mlp, R, 4 * C, P(at + 10), P(at + 11), C, xn);
     for (int i = 0; i < R * C; i += 4) store(x + i, add(load(x + i), load(xn + i)));
   }
-  for (int b = 0; b < B; b++) layer_norm(x + (b * T + T - 1) * C, 1, C, P(2), P(3), xn + b * C);
+  const int lnf = 2 + nLayer * 12;
+  for (int b = 0; b < B; b++) layer_norm(x + (b * T + T - 1) * C, 1, C, P(lnf), P(lnf + 1), xn + b * C);
   // The tied head, two rows per pass over wte.
   for (int b = 0; b < B; b += 2) {
     const int b1 = b + 1 < B ? b + 1 : b;

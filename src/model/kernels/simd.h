@@ -108,3 +108,21 @@ static inline void normalize_row(const float *x, int C, float m, float rs, const
   for (int c = 0; c < C4; c += 4) store(y + c, add(mul(mul(sub(load(x + c), splat(m)), splat(rs)), load(g + c)), load(b + c)));
   for (int c = C4; c < C; c++) y[c] = (x[c] - m) * rs * g[c] + b[c];
 }
+
+// Softmax in place over p[0..last].
+static inline void softmax_row(float *p, int last) {
+  float max = p[0];
+  for (int j = 1; j <= last; j++) max = p[j] > max ? p[j] : max;
+  f4 acc = splat(0);
+  int j = 0;
+  for (; j + 3 <= last; j += 4) {
+    f4 e = exp4(sub(load(p + j), splat(max)));
+    store(p + j, e);
+    acc = add(acc, e);
+  }
+  float sum = hsum(acc);
+  for (; j <= last; j++) sum += p[j] = exp1(p[j] - max);
+  const f4 inv = splat(1.f / sum);
+  for (j = 0; j + 3 <= last; j += 4) store(p + j, mul(load(p + j), inv));
+  for (; j <= last; j++) p[j] /= sum;
+}

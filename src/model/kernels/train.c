@@ -46,24 +46,6 @@ static void scatter2(const float *c0, const float *c1, const float *x0, const fl
   }
 }
 
-// Softmax in place over p[0..last].
-static void softmax_row(float *p, int last) {
-  float max = p[0];
-  for (int j = 1; j <= last; j++) max = p[j] > max ? p[j] : max;
-  f4 acc = splat(0);
-  int j = 0;
-  for (; j + 3 <= last; j += 4) {
-    f4 e = exp4(sub(load(p + j), splat(max)));
-    store(p + j, e);
-    acc = add(acc, e);
-  }
-  float sum = hsum(acc);
-  for (; j <= last; j++) sum += p[j] = exp1(p[j] - max);
-  const f4 inv = splat(1.f / sum);
-  for (j = 0; j + 3 <= last; j += 4) store(p + j, mul(load(p + j), inv));
-  for (; j <= last; j++) p[j] /= sum;
-}
-
 // dS = P ⊙ (dP − Σ_j P_j dP_j)·scale in place over dp[0..last] (the softmax's backward).
 static void softmax_grad_row(const float *p, float *dp, int last, float scale) {
   f4 acc = splat(0);
