@@ -157,7 +157,7 @@ async function profiles(model: GPT): Promise<void> {
   const { trainBatch: B, trainTokens: T } = BENCH;
   const ids = tf.tensor2d(Array.from({ length: B * T }, () => Math.floor(rand() * BENCH.vocabSize)), [B, T], 'int32');
   const grads = () => {
-    const { value, grads: g } = tf.variableGrads(() => tf.mean(nextTokenLogProbs(model, ids).logprobs) as tf.Scalar, model.trainableVariables());
+    const { value, grads: g } = tf.variableGrads(() => tf.mean(nextTokenLogProbs(model, ids, new Float32Array(B * (T - 1)).fill(1)).logprobs) as tf.Scalar, model.trainableVariables());
     tf.dispose([value, ...Object.values(g)]);
   };
   grads(); // warm

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextTokenLogProbs } from '../src/learn/sequences.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { countParams, GPT, MODEL_SIZES, RewardModel, tokenLogProbs, type ModelConfig } from '../src/model/transformer.ts';
 
@@ -152,6 +153,55 @@ describe('tokenLogProbs', () => {
     const grad = tf.grad((x: tf.Tensor) => tf.sum(tokenLogProbs(x as tf.Tensor3D, targets)))(logits).dataSync();
     const reference = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(x), tf.oneHot(tf.tensor2d([[3, 0]], [1, 2], 'int32'), 4))))(logits).dataSync();
     expect(maxAbsDiff(grad, reference)).toBeLessThan(1e-5);
+  });
+});
+
+describe('nextTokenLogProbs', () => {
+  it('computes only the masked positions: the same values and gradients as the full forward there, 0 elsewhere', () => {
+    const rows = randomRows(3, 20, 5);
+    const [B, T] = [3, 20];
+    const mask = new Float32Array(B * (T - 1)).map((_, i) => (i % (T - 1) >= 4 + (i % 3) ? 1 : 0));
+    mask[2 * (T - 1) + 1] = 1; // a lone position out of a row's run
+    const weights = tf.tensor2d(Array.from(mask, (m, i) => m * (1 + (i % 5))), [B, T - 1]);
+    const vars = model.trainableVariables();
+    const run = (f: () => { logprobs: tf.Tensor2D; values: tf.Tensor2D }) => {
+      let parts: tf.Tensor[] = [];
+      const { grads, value } = tf.variableGrads(() => {
+        const { logprobs, values } = f();
+        parts = [tf.keep(logprobs), tf.keep(values)];
+        return tf.sum(tf.mul(tf.add(logprobs, tf.square(values)), weights)) as tf.Scalar;
+      }, vars);
+      const out = { loss: value.dataSync()[0]!, logprobs: parts[0]!.dataSync(), values: parts[1]!.dataSync(), grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())) };
+      tf.dispose([value, ...parts, ...Object.values(grads)]);
+      return out;
+    };
+    const full = run(() => {
+      const { logits, values } = model.forward(ids(rows));
+      const lp = tokenLogProbs(tf.slice(logits, [0, 0, 0], [B, T - 1, -1]), tf.slice(ids(rows), [0, 1], [B, T - 1]));
+      return { logprobs: lp as tf.Tensor2D, values: tf.slice(values, [0, 0], [B, T - 1]) };
+    });
+    const masked = run(() => nextTokenLogProbs(model, ids(rows), mask));
+    expect(Math.abs(masked.loss - full.loss)).toBeLessThan(1e-4);
+    for (let i = 0; i < mask.length; i++) {
+      expect(Math.abs(masked.logprobs[i]! - (mask[i] ? full.logprobs[i]! : 0))).toBeLessThan(1e-5);
+      expect(Math.abs(masked.values[i]! - (mask[i] ? full.values[i]! : 0))).toBeLessThan(1e-5);
+    }
+    masked.grads.forEach((g, i) => expect(maxAbsDiff(g, full.grads[i]!)).toBeLessThan(1e-4));
+    expect(() => nextTokenLogProbs(model, ids(rows), mask.subarray(1))).toThrow(/mask holds 56 positions but ids \(3, 20\) need 57/);
+    weights.dispose();
+  });
+
+  it('gives the entropy of the tempered distribution at the masked positions', () => {
+    const rows = randomRows(2, 12, 6);
+    const mask = new Float32Array(2 * 11).fill(1, 5, 11).fill(1, 13, 20);
+    const { entropy } = tf.tidy(() => nextTokenLogProbs(model, ids(rows), mask, { temperature: 0.7, entropy: true }));
+    const want = tf.tidy(() => {
+      const logp = tf.logSoftmax(tf.div(tf.slice(model.forward(ids(rows)).logits, [0, 0, 0], [2, 11, -1]), 0.7));
+      return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).dataSync();
+    });
+    const got = entropy!.dataSync();
+    for (let i = 0; i < mask.length; i++) expect(Math.abs(got[i]! - (mask[i] ? want[i]! : 0))).toBeLessThan(1e-4);
+    entropy!.dispose();
   });
 });
 

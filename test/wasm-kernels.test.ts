@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, initBackend, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from '../src/model/backend.ts';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, COLUMN_SUM_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, initBackend, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from '../src/model/backend.ts';
 import { canDecodeFused, FusedDecoder } from '../src/model/decoder.ts';
 import { generate } from '../src/model/generate.ts';
 import { GPT, MODEL_SIZES } from '../src/model/transformer.ts';
@@ -137,6 +137,15 @@ describe('wasm training kernels', () => {
         const grads = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x, g, mean, rstd }) as tf.Tensor[];
         const ref = tf.grads((xv: tf.Tensor, gv: tf.Tensor, bv: tf.Tensor) => tf.sum(tf.mul(reference(xv, gv, bv), dy)))([x, g, b]);
         grads.forEach((got, i) => expect(maxRelDiff(got, ref[i]), `grad ${i} C=${C}`).toBeLessThan(1e-4));
+      });
+    }
+  });
+
+  it('column sums equal tf.sum over the rows, for widths with and without a 16-column block', () => {
+    for (const [n, c] of [[37, 40], [5, 1], [1, 19], [300, 16]]) {
+      tf.tidy(() => {
+        const x = wavy([n, c], c);
+        expect(maxRelDiff(tf.engine().runKernel(COLUMN_SUM_KERNEL, { x }) as tf.Tensor, tf.sum(x, 0)), `${n}x${c}`).toBeLessThan(1e-5);
       });
     }
   });

@@ -92,22 +92,21 @@ class GPT(torch.nn.Module):
             if isinstance(m, torch.nn.Linear):
                 torch.nn.init.zeros_(m.bias)
 
-    def forward(self, ids, cache=None, past=0):
-        # ids (B, T) -> logits (B, T, V), values (B, T)
-        t = ids.shape[1]
+    def forward(self, ids, cache=None, past=0, at=None):
+        # ids (B, T) -> logits (B, T, V), values (B, T); with `at` (N), indices into the B*T
+        # positions, only those: logits (N, V), values (N) (GPT.forwardAt)
+        b, t = ids.shape
         x = self.wte(ids) + self.wpe.weight[past : past + t]
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         h = self.ln_f(x)
+        if at is not None:
+            h = h.reshape(b * t, -1)[at]
         return h @ self.wte.weight.t(), self.value_head(h).squeeze(-1)
 
 
 def count_params(model):
     return sum(p.numel() for p in model.parameters())
-
-
-def masked_mean(x, mask):
-    return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
 def batch_tensors(batch):
@@ -118,17 +117,20 @@ def batch_tensors(batch):
 
 
 def ppo_loss(model, t, hp):
-    """src/learn/ppo.ts's loss: clipped surrogate over token log-probs + valueCoef * clipped value loss."""
-    logits, values = model(t["ids"])
-    # Log-probability of each next token and the value of each prefix: (B, T-1).
-    logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, t["ids"][:, 1:, None]).squeeze(-1)
-    values = values[:, :-1]
-    ratio = torch.exp(logp - t["oldLogp"])
-    adv, ret, old_values, mask = t["adv"], t["ret"], t["oldValues"], t["mask"]
+    """src/learn/ppo.ts's loss: clipped surrogate over token log-probs + valueCoef * clipped value loss,
+    means over the reply tokens, whose positions alone go through the LM head (nextTokenLogProbs)."""
+    ids = t["ids"]
+    b, width = ids.shape
+    rows, cols = t["mask"].nonzero(as_tuple=True)  # the reply tokens' positions in (B, T-1)
+    logits, values = model(ids, at=rows * width + cols)  # (N, V), (N)
+    # Log-probability of each reply token and the value of its prefix: (N).
+    logp = torch.log_softmax(logits, -1).gather(-1, ids[rows, cols + 1][:, None]).squeeze(-1)
+    old_logp, adv, ret, old_values = (t[k][rows, cols] for k in ("oldLogp", "adv", "ret", "oldValues"))
+    ratio = torch.exp(logp - old_logp)
     surrogate = torch.max(-adv * ratio, -adv * ratio.clamp(1 - hp["clipRange"], 1 + hp["clipRange"]))
     v_clipped = old_values + (values - old_values).clamp(-hp["clipRangeValue"], hp["clipRangeValue"])
-    v_loss = 0.5 * masked_mean(torch.max((values - ret) ** 2, (v_clipped - ret) ** 2), mask)
-    return masked_mean(surrogate, mask) + hp["valueCoef"] * v_loss
+    v_loss = 0.5 * torch.max((values - ret) ** 2, (v_clipped - ret) ** 2).mean()
+    return surrogate.mean() + hp["valueCoef"] * v_loss
 
 
 class Trainer:

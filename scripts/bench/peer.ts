@@ -107,13 +107,14 @@ const median = (xs: number[]) => percentile(xs, 0.5);
 /** One fixed minibatch: ids (B, T) and the rollout statistics of its T-1 next-token positions. */
 type PpoBatch = Pick<PpoMinibatch, 'ids' | 'mask' | 'oldLogp' | 'oldValues' | 'adv' | 'ret'>;
 
-function makeBatch(batch: number, tokens: number, seed: number): PpoBatch {
+/** `promptTokens`: positions before the reply, whose tokens the loss does not read. */
+function makeBatch(batch: number, tokens: number, seed: number, promptTokens = PEER.promptTokens): PpoBatch {
   const rand = mulberry32(seed);
   const grid = (cols: number, f: (t: number) => number) => Array.from({ length: batch }, () => Array.from({ length: cols }, (_, t) => f(t)));
   const cols = tokens - 1;
   return {
     ids: grid(tokens, () => Math.floor(rand() * PEER.vocabSize)),
-    mask: grid(cols, (t) => (t >= PEER.promptTokens - 1 ? 1 : 0)), // positions whose next token is a reply token
+    mask: grid(cols, (t) => (t >= promptTokens - 1 ? 1 : 0)), // positions whose next token is a reply token
     oldLogp: grid(cols, () => -Math.log(PEER.vocabSize) + (rand() - 0.5)),
     oldValues: grid(cols, () => rand()),
     adv: grid(cols, () => rand() - 0.5),
@@ -233,7 +234,7 @@ function exportWeights(model: GPT, dir: string): { path: string; manifest: { nam
 
 async function sameModelCheck(peer: TorchPeer, cfg: ModelConfig, dir: string): Promise<number> {
   const model = new GPT(cfg, { seed: 7 });
-  const batch = makeBatch(2, 24, 8);
+  const batch = makeBatch(2, 24, 8, 10);
   try {
     const [logits, values, loss] = tf.tidy(() => {
       const { logits: l, values: v } = model.forward(tf.tensor2d(batch.ids, undefined, 'int32'));

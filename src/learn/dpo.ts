@@ -44,9 +44,9 @@ export interface DpoBatch {
 export function dpoLoss(policy: GPT, p: DpoBatch): { loss: tf.Scalar; aux: tf.Scalar[] } {
   const seqs = [...p.chosen, ...p.rejected];
   const ids = padBatch(seqs.map((q) => q.ids), p.padId);
-  const mask = tf.tensor2d(replyMask(seqs, ids.shape[1]), [seqs.length, ids.shape[1] - 1]);
+  const mask = replyMask(seqs, ids.shape[1]);
   const n = p.chosen.length;
-  const sums = replyLogProbSums(nextTokenLogProbs(policy, ids).logprobs, mask); // (2B): chosen then rejected
+  const sums = replyLogProbSums(nextTokenLogProbs(policy, ids, mask).logprobs, tf.tensor2d(mask, [seqs.length, ids.shape[1] - 1])); // (2B): chosen then rejected
   const h = tf.sub(tf.sub(tf.slice(sums, 0, n), tf.slice(sums, n, n)), tf.tensor1d(p.refMargins));
   const margins = tf.mul<tf.Tensor1D>(h, p.beta);
   return { loss: bradleyTerryLoss(margins), aux: [tf.mean(tf.cast(tf.greater(margins, 0), 'float32')), tf.mean(margins)] };

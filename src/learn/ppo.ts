@@ -12,7 +12,7 @@ import type { LearnerConfig } from './config.ts';
 import { lossStep, spread, type ModelPool } from './parallel.ts';
 import { scoreReplies, shuffled, type Normaliser } from './reward.ts';
 import { sampleReplies, type SampledReply } from './rollouts.ts';
-import { nextTokenLogProbs, padBatch, replyMask } from './sequences.ts';
+import { nextTokenLogProbs, padBatch, replyMask, type Sequence } from './sequences.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pure pieces.
@@ -133,7 +133,7 @@ function rowsOf(flat: Float32Array, batch: number, width: number): Float32Array[
 
 /** What a chunk of rollouts needs for its forward-only statistics. */
 export interface StatsChunk {
-  rows: number[][];
+  rows: Sequence[];
   /** Width every row is padded to (the rollout batch's longest), so chunks line up. */
   width: number;
   padId: number;
@@ -142,19 +142,19 @@ export interface StatsChunk {
   batchSize: number;
 }
 
-/** Per-token log π, log π_ref, values and entropy of the rows at the rollout temperature: (rows, width-1) each, flattened. */
+/** Per-token log π, log π_ref, values and entropy of the rows' reply tokens at the rollout temperature (0 elsewhere): (rows, width-1) each, flattened. */
 export async function rolloutStatsChunk(policy: GPT, reference: GPT, p: StatsChunk) {
   const n = p.rows.length;
   const cols = p.width - 1;
   const out = { logprobs: new Float32Array(n * cols), refLogprobs: new Float32Array(n * cols), values: new Float32Array(n * cols), entropy: new Float32Array(n * cols) };
   for (let i = 0; i < n; i += p.batchSize) {
     const parts = tf.tidy(() => {
-      const ids = padBatch(p.rows.slice(i, i + p.batchSize), p.padId, p.width);
-      const pol = nextTokenLogProbs(policy, ids, p.temperature);
-      const ref = nextTokenLogProbs(reference, ids, p.temperature);
-      const logp = tf.logSoftmax(pol.logits); // (b, W-1, V)
-      const ent = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1));
-      return { logprobs: pol.logprobs, refLogprobs: ref.logprobs, values: pol.values, entropy: ent };
+      const rows = p.rows.slice(i, i + p.batchSize);
+      const ids = padBatch(rows.map((r) => r.ids), p.padId, p.width);
+      const mask = replyMask(rows, p.width);
+      const pol = nextTokenLogProbs(policy, ids, mask, { temperature: p.temperature, entropy: true });
+      const ref = nextTokenLogProbs(reference, ids, mask, { temperature: p.temperature });
+      return { logprobs: pol.logprobs, refLogprobs: ref.logprobs, values: pol.values, entropy: pol.entropy! };
     });
     for (const key of Object.keys(out) as (keyof typeof out)[]) out[key].set(await parts[key].data(), i * cols);
     tf.dispose(Object.values(parts));
@@ -164,7 +164,7 @@ export async function rolloutStatsChunk(policy: GPT, reference: GPT, p: StatsChu
 
 /** The rollout batch's statistics, spread over the pool's workers when given one: B rows of W-1 each. */
 async function rolloutStats(policy: GPT, reference: GPT, rollouts: SampledReply[], padId: number, cfg: LearnerConfig, width: number, pool?: ModelPool) {
-  const rows = rollouts.map((r) => r.seq.ids);
+  const rows = rollouts.map((r) => r.seq);
   const parts = await spread(pool, 'rolloutStats', [policy, reference], rows.length, (start, end) => ({
     rows: rows.slice(start, end),
     width,
@@ -201,7 +201,7 @@ export function ppoMinibatchLoss(policy: GPT, p: PpoMinibatch): { loss: tf.Scala
   const t = (src: number[][]) => tf.tensor2d(src.flat(), [rows, cols]);
   const ids = padBatch(p.ids, p.padId, cols + 1);
   const [mask, oldLogp, oldValues, adv, ret] = [p.mask, p.oldLogp, p.oldValues, p.adv, p.ret].map(t) as tf.Tensor2D[];
-  const { logprobs, values } = nextTokenLogProbs(policy, ids, p.temperature);
+  const { logprobs, values } = nextTokenLogProbs(policy, ids, p.mask.flat(), { temperature: p.temperature });
   const logRatio = tf.sub(logprobs, oldLogp!);
   const pg = clippedSurrogate(logRatio, adv!, mask!, p.clipRange);
   const vf = clippedValueLoss(values, oldValues!, ret!, mask!, p.clipRangeValue);

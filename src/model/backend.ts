@@ -40,6 +40,8 @@ export const ATTENTION_GRAD_KERNEL = 'PairwiseAttentionGrad';
  * scale, lr, b1, b2, eps, c1, c2, keep; returns the new param and updates m and v in place.
  */
 export const ADAM_KERNEL = 'PairwiseAdam';
+/** A wasm-only kernel: the sum over the rows of x (N, C) → (C) (train.c's column_sum). */
+export const COLUMN_SUM_KERNEL = 'PairwiseColumnSum';
 
 /** The TF.js registry name each of our names runs on (both native packages register "tensorflow"). */
 const TF_NAME: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -343,7 +345,7 @@ function registerLayerNorm(): void {
   });
 }
 
-/** GELU, Adam, attention forward and backward and the last-two-axes transpose, each one call into kernels.wasm (see train.c). */
+/** GELU, Adam, attention forward and backward, the last-two-axes transpose and column sums, each one call into kernels.wasm (see train.c). */
 function registerSimdKernels(): void {
   const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
   replaceWasmKernel('Transpose', (args) => {
@@ -356,6 +358,14 @@ function registerSimdKernels(): void {
     const [rows, cols] = x.shape.slice(-2);
     const y = wasm.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
     wasmKernels(wasm).transpose(heapOffset(wasm, x), tf.util.sizeFromShape(x.shape.slice(0, -2)), rows!, cols!, heapOffset(wasm, y));
+    return y;
+  });
+  replaceWasmKernel(COLUMN_SUM_KERNEL, ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const wasm = backend as BackendWasm;
+    const [n, c] = x.shape as [number, number];
+    const y = wasm.makeOutput([c], 'float32');
+    wasmKernels(wasm).column_sum(heapOffset(wasm, x), n, c, heapOffset(wasm, y));
     return y;
   });
   replaceWasmKernel(GELU_KERNEL, ({ inputs, backend }) => {

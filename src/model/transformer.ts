@@ -14,7 +14,7 @@
 // backends, and for the TF.js KV cache, the composed ops below (attention's batched products
 // as a stack of 2D ones). Generation on wasm bypasses this file's ops entirely (decoder.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './backend.ts';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, COLUMN_SUM_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './backend.ts';
 import { mulberry32, normalArray } from './prng.ts';
 
 export interface ModelConfig {
@@ -173,12 +173,13 @@ function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
 }
 
 /**
- * Σ over the rows of x (N, C) → (C), as ones(1, N)·x: wasm's sum over a leading axis transposes
- * first and took 1.6 ms on (896, 512) where this matMul takes 47 µs (same result).
+ * Σ over the rows of x (N, ...) → (...). On wasm one pass of train.c's column_sum: wasm's own sum
+ * over a leading axis transposes first, and ones(1, N)·x repacks all of x for XNNPACK.
  */
 function columnSum(x: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return tf.sum(x, 0);
   const [n, c] = [x.shape[0]!, x.size / x.shape[0]!];
-  return tf.reshape(tf.matMul(tf.ones([1, n]), tf.reshape(x, [n, c])), x.shape.slice(1));
+  return tf.reshape(tf.engine().runKernel(COLUMN_SUM_KERNEL, { x: tf.reshape(x, [n, c]) }) as tf.Tensor, x.shape.slice(1));
 }
 
 /** x + b with b broadcast over x's leading axis (x (N, ...), b (...)); b's gradient is columnSum. */
@@ -269,17 +270,19 @@ function splitHeads(x: tf.Tensor, B: number, T: number, H: number): tf.Tensor3D 
 }
 
 /**
- * log softmax(logits)[target] per position: (B, T, V), (B, T) int32 → (B, T).
+ * log softmax(logits)[target] per position: (..., V), (...) int32 → (...), e.g. (B, T, V) → (B, T).
  * Uses that Σ exp(x − max) = 1 / max(softmax(x)) (never below 1/V, so no underflow): wasm's
  * softmax kernel is vectorised while its exp is not, and a gathered log-softmax has no gradient.
  * Gradient: (onehot − softmax)·dy.
  */
-export function tokenLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
-  const [B, T, V] = logits.shape;
-  if (targets.shape[0] !== B || targets.shape[1] !== T) {
-    throw new Error(`tokenLogProbs: targets shape [${targets.shape}] must match logits [${B},${T},…]`);
+export function tokenLogProbs<R extends tf.Rank>(logits: tf.Tensor, targets: tf.Tensor<R>): tf.Tensor<R> {
+  const V = logits.shape.at(-1)!;
+  const lead = logits.shape.slice(0, -1);
+  if (targets.rank !== lead.length || targets.shape.some((d, i) => d !== lead[i])) {
+    throw new Error(`tokenLogProbs: targets shape [${targets.shape}] must match logits [${lead},…]`);
   }
-  return tf.tidy(() => tf.reshape(logProbsOf(tf.reshape(logits, [B * T, V]), tf.reshape(tf.cast(targets, 'int32'), [B * T])), [B, T]));
+  const n = targets.size;
+  return tf.tidy(() => tf.reshape(logProbsOf(tf.reshape(logits, [n, V]), tf.reshape(tf.cast(targets, 'int32'), [n])), targets.shape));
 }
 
 const logProbsOf = withGradient((x: tf.Tensor, targets: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -506,9 +509,25 @@ export class GPT extends Transformer {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
       const h = this.hidden(ids);
-      const logits = tf.reshape(matMul(h, tf.transpose(this.p('wte'))), [B, T, this.config.vocabSize]) as tf.Tensor3D;
-      return { logits, values: this.head(h, B, T) };
+      return { logits: tf.reshape(this.lmHead(h), [B, T, this.config.vocabSize]) as tf.Tensor3D, values: this.head(h, B, T) };
     });
+  }
+
+  /**
+   * forward at chosen positions only: ids (B, T) and `at` int32 (N), indices into the B·T
+   * positions (row-major) → logits (N, V), values (N). Differentiable. Training reads only reply
+   * tokens, and the tied head with its softmax is a quarter of the default model's FLOPs per position.
+   */
+  forwardAt(ids: tf.Tensor2D, at: tf.Tensor1D): { logits: tf.Tensor2D; values: tf.Tensor1D } {
+    return tf.tidy(() => {
+      const h = tf.gather(this.hidden(ids), at); // (N, C)
+      return { logits: this.lmHead(h), values: tf.reshape(this.head(h, 1, at.size), [at.size]) as tf.Tensor1D };
+    });
+  }
+
+  /** The LM head tied to wte: hidden states (N, C) → logits (N, V). */
+  private lmHead(h: tf.Tensor2D): tf.Tensor2D {
+    return matMul(h, tf.transpose(this.p('wte'))) as tf.Tensor2D;
   }
 
   /** An empty KV cache for `batch` rows; dispose it after generating. */

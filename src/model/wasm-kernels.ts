@@ -23,6 +23,8 @@ export interface WasmKernels {
   adam: Fn<14>;
   /** train.c: swaps the last two axes of (batch, rows, cols). */
   transpose: Fn<5>;
+  /** train.c: the sum of the rows of (n, c). */
+  column_sum: Fn<4>;
 }
 
 const WASM_FILE = new URL('./kernels/kernels.wasm', import.meta.url);

@@ -140,6 +140,25 @@ void gelu_backward(const float *x, const float *dy, float *dx, int n) {
   for (; i < n; i++) dx[i] = wasm_f32x4_extract_lane(gelu_grad4(splat(x[i]), splat(dy[i])), 0);
 }
 
+/**
+ * out (c) = the sum of the n rows of x (n, c): a bias's gradient. As ones(1, n)·x, XNNPACK
+ * repacked the whole of x on every call (5 ms for (1792, 512) here, against 0.3 ms this way).
+ */
+EXPORT("column_sum")
+void column_sum(const float *x, int n, int c, float *out) {
+  int j = 0;
+  for (; j + 16 <= c; j += 16) { // sixteen columns' sums stay in registers down the rows
+    f4 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (const float *r = x + j, *end = r + n * c; r < end; r += c) a0 = add(a0, load(r)), a1 = add(a1, load(r + 4)), a2 = add(a2, load(r + 8)), a3 = add(a3, load(r + 12));
+    store(out + j, a0), store(out + j + 4, a1), store(out + j + 8, a2), store(out + j + 12, a3);
+  }
+  for (; j < c; j++) {
+    float a = 0;
+    for (int i = 0; i < n; i++) a += x[i * c + j];
+    out[j] = a;
+  }
+}
+
 // Tile edge of the transpose: a tile's rows and its transposed rows stay in L1 together.
 #define TILE 32
 
