@@ -119,8 +119,12 @@ describe('wasm training kernels', () => {
       const x = tf.mul(wavy([1023], 1), 4); // −6..6: both tails
       const dy = wavy([1023], 2);
       expect(maxRelDiff(tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor, referenceGelu(x))).toBeLessThan(1e-6);
+      const [y, s] = tf.engine().runKernel(GELU_KERNEL, { x }, { sigmoid: true }) as tf.Tensor[];
+      expect(maxRelDiff(y!, referenceGelu(x))).toBeLessThan(1e-6);
+      const u = tf.mul(x, tf.add(tf.mul(tf.square(x), 0.044715 * 2 * Math.sqrt(2 / Math.PI)), 2 * Math.sqrt(2 / Math.PI)));
+      expect(maxRelDiff(s!, tf.sigmoid(u))).toBeLessThan(1e-6);
       const ref = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(referenceGelu(v), dy)))(x);
-      expect(maxRelDiff(tf.engine().runKernel(GELU_GRAD_KERNEL, { x, dy }) as tf.Tensor, ref)).toBeLessThan(1e-5);
+      expect(maxRelDiff(tf.engine().runKernel(GELU_GRAD_KERNEL, { x, s: s!, dy }) as tf.Tensor, ref)).toBeLessThan(1e-5);
     });
   });
 

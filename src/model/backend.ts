@@ -24,9 +24,12 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 export const LAYER_NORM_KERNEL = 'PairwiseLayerNorm';
 /** A wasm-only kernel: [dx (N, C), dg (C), db (C)] of LAYER_NORM_KERNEL from inputs dy, x, g, mean, rstd. */
 export const LAYER_NORM_GRAD_KERNEL = 'PairwiseLayerNormGrad';
-/** A wasm-only kernel: GPT-2's gelu_new of x, elementwise (kernels/train.c). */
+/**
+ * A wasm-only kernel: GPT-2's gelu_new of x, elementwise (kernels/train.c); with attr
+ * `sigmoid: true`, [y, s] where s = σ(u) is what GELU_GRAD_KERNEL needs.
+ */
 export const GELU_KERNEL = 'PairwiseGelu';
-/** A wasm-only kernel: dy·gelu_new'(x) for inputs x, dy. */
+/** A wasm-only kernel: dy·gelu_new'(x) for inputs x, s (GELU_KERNEL's), dy. */
 export const GELU_GRAD_KERNEL = 'PairwiseGeluGrad';
 /**
  * A wasm-only kernel: causal self-attention of qkv (B, T, 3, H, hs), returning
@@ -368,18 +371,20 @@ function registerSimdKernels(): void {
     wasmKernels(wasm).column_sum(heapOffset(wasm, x), n, c, heapOffset(wasm, y));
     return y;
   });
-  replaceWasmKernel(GELU_KERNEL, ({ inputs, backend }) => {
+  replaceWasmKernel(GELU_KERNEL, ({ inputs, backend, attrs }) => {
     const { x } = inputs as { x: tf.TensorInfo };
     const wasm = backend as BackendWasm;
     const y = wasm.makeOutput(x.shape, 'float32');
-    wasmKernels(wasm).gelu_forward(heapOffset(wasm, x), heapOffset(wasm, y), tf.util.sizeFromShape(x.shape));
-    return y;
+    const s = (attrs as { sigmoid?: boolean } | undefined)?.sigmoid ? wasm.makeOutput(x.shape, 'float32') : undefined;
+    wasmKernels(wasm).gelu_forward(heapOffset(wasm, x), heapOffset(wasm, y), s ? heapOffset(wasm, s) : 0, tf.util.sizeFromShape(x.shape));
+    return s ? [y, s] : y;
   });
   replaceWasmKernel(GELU_GRAD_KERNEL, ({ inputs, backend }) => {
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const { x, s, dy } = inputs as { x: tf.TensorInfo; s: tf.TensorInfo; dy: tf.TensorInfo };
     const wasm = backend as BackendWasm;
     const dx = wasm.makeOutput(x.shape, 'float32');
-    wasmKernels(wasm).gelu_backward(heapOffset(wasm, x), heapOffset(wasm, dy), heapOffset(wasm, dx), tf.util.sizeFromShape(x.shape));
+    const at = (t: tf.TensorInfo) => heapOffset(wasm, t);
+    wasmKernels(wasm).gelu_backward(at(x), at(s), at(dy), at(dx), tf.util.sizeFromShape(x.shape));
     return dx;
   });
   replaceWasmKernel(ADAM_KERNEL, ({ inputs, backend, attrs }) => {

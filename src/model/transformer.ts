@@ -212,14 +212,17 @@ const GELU_C1 = 2 * Math.sqrt(2 / Math.PI);
 const GELU_C3 = GELU_C1 * 0.044715;
 
 function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.getBackend() === 'wasm' ? wasmGelu(x) : composedGelu(x);
+  if (tf.getBackend() !== 'wasm') return composedGelu(x);
+  return taping() ? wasmGelu(x) : (tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor);
 }
 
+// Under a tape the forward kernel also keeps σ(u), so the backward kernel needs no exp.
 const wasmGelu = withGradient((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x]);
+  const [y, s] = tf.engine().runKernel(GELU_KERNEL, { x }, { sigmoid: true }) as tf.Tensor[];
+  save([x, s!]);
   return {
-    value: tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD_KERNEL, { x: sx, dy }) as tf.Tensor,
+    value: y!,
+    gradFunc: (dy: tf.Tensor, [sx, ss]: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD_KERNEL, { x: sx!, s: ss!, dy }) as tf.Tensor,
   };
 });
 

@@ -14,8 +14,8 @@ export interface WasmKernels {
   attention_forward: Fn<7>;
   attention_backward: Fn<9>;
   /** train.c: gelu_new and its gradient, elementwise. */
-  gelu_forward: Fn<3>;
-  gelu_backward: Fn<4>;
+  gelu_forward: Fn<4>;
+  gelu_backward: Fn<5>;
   /** train.c: LayerNorm over the last axis, forward (y, mean, rstd) and backward (dx, dg, db). */
   layer_norm_forward: Fn<9>;
   layer_norm_backward: Fn<10>;

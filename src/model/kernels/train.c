@@ -115,29 +115,43 @@ void attention_backward(const float *dy, const float *qkv, const float *probs, i
     }
 }
 
-/** y = gelu_new(x) over n floats. */
+// gelu_new(x) = x·σ(u) with u = c1·x + c3·x³; s = σ(u) is what the gradient needs.
+static inline f4 gelu_sigmoid4(f4 x) {
+  f4 u = mul(x, add(splat(GELU_C1), mul(splat(GELU_C3), mul(x, x))));
+  return wasm_f32x4_div(splat(1.f), add(splat(1.f), exp4(wasm_f32x4_neg(u))));
+}
+
+/**
+ * y = gelu_new(x) over n floats; with `s` (not 0), also σ(u) per float for the backward pass,
+ * which then needs no exp (it took half of the two kernels' time recomputing it).
+ */
 EXPORT("gelu_forward")
-void gelu_forward(const float *x, float *y, int n) {
+void gelu_forward(const float *x, float *y, float *s, int n) {
   int i = 0;
+  if (s) {
+    for (; i + 4 <= n; i += 4) {
+      f4 v = load(x + i), g = gelu_sigmoid4(v);
+      store(s + i, g), store(y + i, mul(v, g));
+    }
+    for (; i < n; i++) s[i] = wasm_f32x4_extract_lane(gelu_sigmoid4(splat(x[i])), 0), y[i] = x[i] * s[i];
+    return;
+  }
   for (; i + 4 <= n; i += 4) store(y + i, gelu4(load(x + i)));
   for (; i < n; i++) y[i] = wasm_f32x4_extract_lane(gelu4(splat(x[i])), 0);
 }
 
 // dy·gelu'(x) = dy·(s + x·s·(1 − s)·u'(x)) with s = σ(u), u' = c1 + 3·c3·x².
-static inline f4 gelu_grad4(f4 x, f4 dy) {
-  f4 x2 = mul(x, x);
-  f4 u = mul(x, add(splat(GELU_C1), mul(splat(GELU_C3), x2)));
-  f4 s = wasm_f32x4_div(splat(1.f), add(splat(1.f), exp4(wasm_f32x4_neg(u))));
-  f4 du = add(splat(GELU_C1), mul(splat(3 * GELU_C3), x2));
+static inline f4 gelu_grad4(f4 x, f4 s, f4 dy) {
+  f4 du = add(splat(GELU_C1), mul(splat(3 * GELU_C3), mul(x, x)));
   return mul(dy, add(s, mul(mul(x, mul(s, sub(splat(1.f), s))), du)));
 }
 
-/** dx = dy·gelu_new'(x) over n floats. */
+/** dx = dy·gelu_new'(x) over n floats, given gelu_forward's s. */
 EXPORT("gelu_backward")
-void gelu_backward(const float *x, const float *dy, float *dx, int n) {
+void gelu_backward(const float *x, const float *s, const float *dy, float *dx, int n) {
   int i = 0;
-  for (; i + 4 <= n; i += 4) store(dx + i, gelu_grad4(load(x + i), load(dy + i)));
-  for (; i < n; i++) dx[i] = wasm_f32x4_extract_lane(gelu_grad4(splat(x[i]), splat(dy[i])), 0);
+  for (; i + 4 <= n; i += 4) store(dx + i, gelu_grad4(load(x + i), load(s + i), load(dy + i)));
+  for (; i < n; i++) dx[i] = wasm_f32x4_extract_lane(gelu_grad4(splat(x[i]), splat(s[i]), splat(dy[i])), 0);
 }
 
 /**
