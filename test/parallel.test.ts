@@ -126,8 +126,11 @@ describe('learner phases with a ModelPool match this thread', () => {
     expect(b.steps).toBe(a.steps);
     expect(b.dpoLoss).toBeCloseTo(a.dpoLoss, 4);
     expect(b.dpoAccuracy).toBeCloseTo(a.dpoAccuracy, 6);
-    expect(weightDiff(single.policy, parallel.policy)).toBeLessThan(1e-4);
-    expect(weightDiff(single.policy, single.reference)).toBeGreaterThan(1e-3);
+    // At this lr (100x the default) Adam magnifies float-level differences of the summed
+    // gradients (0.3% of the move here), so the bound is relative to how far the weights moved.
+    const moved = weightDiff(single.policy, single.reference);
+    expect(moved).toBeGreaterThan(1e-3); // it did train
+    expect(weightDiff(single.policy, parallel.policy)).toBeLessThan(0.01 * moved);
     dispose(single, parallel);
   });
 });
