@@ -223,6 +223,33 @@ describe('RewardModel', () => {
   });
 });
 
+describe('RewardModel.score', () => {
+  it('equals the full forward with the same weights at each row\'s last real token, values and gradients', () => {
+    const rm = RewardModel.fromPolicy(model, 4);
+    // A policy with the reward model's trunk and its head as the value head: its forward runs every
+    // block at every position, the reference for score's shortened last block.
+    const asPolicy = new GPT(CFG, { weights: new Map([...rm.getWeights()].map(([k, v]) => [k.replace('reward_head', 'value_head'), v])) });
+    const rows = randomRows(3, 30, 9);
+    const lengths = [30, 17, 4];
+    const pick = new Float32Array(3 * 30);
+    lengths.forEach((n, b) => (pick[b * 30 + n - 1] = 1 + b));
+    const run = (m: GPT | RewardModel, f: () => tf.Tensor) => {
+      const { value, grads } = tf.variableGrads(f as () => tf.Scalar, m.trainableVariables());
+      const out = { loss: value.dataSync()[0]!, grads: m.trainableVariables().map((v) => Array.from(grads[v.name]!.dataSync())) };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const weights = tf.tensor1d([1, 2, 3]);
+    const got = run(rm, () => tf.sum(tf.mul(rm.score(ids(rows), lengths), weights)));
+    const want = run(asPolicy, () => tf.sum(tf.mul(asPolicy.forward(ids(rows)).values, tf.tensor2d(pick, [3, 30]))));
+    expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-5);
+    got.grads.forEach((g, i) => expect(maxAbsDiff(g, want.grads[i]!), `parameter ${i}`).toBeLessThan(1e-5));
+    tf.dispose([weights]);
+    rm.dispose();
+    asPolicy.dispose();
+  });
+});
+
 describe('gradients on wasm equal the cpu backend', () => {
   it('for every parameter, the embedding included', async () => {
     const rows = randomRows(2, 40, 8);

@@ -48,8 +48,9 @@ class Block(torch.nn.Module):
         self.c_fc = torch.nn.Linear(c, 4 * c)
         self.mlp_proj = torch.nn.Linear(4 * c, c)
 
-    def attention(self, x, cache, layer):
-        # x (B, T, C) -> (B, T, C); cache holds (B, H, past, hs) keys and values per layer.
+    def attention(self, x, cache, layer, at=None):
+        # x (B, T, C) -> (B, T, C), or (N, C) at positions `at` of the B*T; cache holds
+        # (B, H, past, hs) keys and values per layer.
         b, t, c = x.shape
         hs = c // self.n_head
         q, k, v = self.c_attn(x).split(c, dim=2)
@@ -65,11 +66,14 @@ class Block(torch.nn.Module):
             # The last T of Tk positions: each sees every key up to its own position.
             allowed = torch.ones(t, tk, dtype=torch.bool).tril(tk - t)
             scores = scores.masked_fill(~allowed, float("-inf"))
-        y = torch.softmax(scores, dim=-1) @ v  # (B, H, T, hs)
-        return self.attn_proj(y.transpose(1, 2).reshape(b, t, c))
+        y = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        return self.attn_proj(y if at is None else y.reshape(b * t, c)[at])
 
-    def forward(self, x, cache=None, layer=0):
-        x = x + self.attention(self.ln_1(x), cache, layer)
+    def forward(self, x, cache=None, layer=0, at=None):
+        # With `at`, the output at those positions only (N, C), as src/model/transformer.ts's
+        # last block when only some positions are read.
+        res = x if at is None else x.reshape(-1, x.shape[-1])[at]
+        x = res + self.attention(self.ln_1(x), cache, layer, at)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
 
@@ -95,13 +99,11 @@ class GPT(torch.nn.Module):
     def forward(self, ids, cache=None, past=0, at=None):
         # ids (B, T) -> logits (B, T, V), values (B, T); with `at` (N), indices into the B*T
         # positions, only those: logits (N, V), values (N) (GPT.forwardAt)
-        b, t = ids.shape
+        t = ids.shape[1]
         x = self.wte(ids) + self.wpe.weight[past : past + t]
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            x = block(x, cache, i, at if i == len(self.blocks) - 1 else None)
         h = self.ln_f(x)
-        if at is not None:
-            h = h.reshape(b * t, -1)[at]
         return h @ self.wte.weight.t(), self.value_head(h).squeeze(-1)
 
 

@@ -424,8 +424,13 @@ abstract class Transformer {
     return v;
   }
 
-  /** Final hidden states (B·T, C) of ids (B, T), at positions cache.length.. when cached. */
-  protected hidden(ids: tf.Tensor2D, cache?: KVCache): tf.Tensor2D {
+  /**
+   * Final hidden states (B·T, C) of ids (B, T), at positions cache.length.. when cached. With
+   * `at` (N int32 indices into the B·T positions), only those rows (N, C): the last block then
+   * runs its attention projection and MLP at just those positions (its keys and values still
+   * come from all of them), a fifth of the small model's trunk when one position per row counts.
+   */
+  protected hidden(ids: tf.Tensor2D, cache?: KVCache, at?: tf.Tensor1D): tf.Tensor2D {
     const [B, T] = ids.shape;
     const { contextLength, nEmbd: C, nLayer } = this.config;
     const past = cache?.length ?? 0;
@@ -438,30 +443,28 @@ abstract class Transformer {
     const tok = tf.reshape(tf.gather(this.p('wte'), tf.reshape(ids, [B * T])), [B, T, C]);
     const pos = tf.slice(this.p('wpe'), [past, 0], [T, C]); // (T, C)
     let x = tf.reshape(addRows(tok, pos), [B * T, C]) as tf.Tensor2D; // (B·T, C)
-    for (let i = 0; i < nLayer; i++) x = this.block(x, i, B, T, cache);
+    for (let i = 0; i < nLayer; i++) x = this.block(x, i, B, T, cache, i === nLayer - 1 ? at : undefined);
     if (cache) cache.length += T;
     return layerNorm(x, this.p('ln_f.g'), this.p('ln_f.b'));
   }
 
-  /** One pre-LayerNorm block on the residual stream x (B·T, C). */
-  private block(x: tf.Tensor2D, i: number, B: number, T: number, cache?: KVCache): tf.Tensor2D {
+  /** One pre-LayerNorm block on the residual stream x (B·T, C); its output at rows `at` only when given. */
+  private block(x: tf.Tensor2D, i: number, B: number, T: number, cache?: KVCache, at?: tf.Tensor1D): tf.Tensor2D {
     const w = (name: string) => this.p(`h.${i}.${name}`);
-    const a = this.attention(layerNorm(x, w('ln_1.g'), w('ln_1.b')), i, B, T, cache);
-    const h = tf.add(x, a);
+    const a = this.attention(layerNorm(x, w('ln_1.g'), w('ln_1.b')), i, B, T, cache, at);
+    const h = tf.add(at ? tf.gather(x, at) : x, a);
     const m = linear(gelu(linear(layerNorm(h, w('ln_2.g'), w('ln_2.b')), w('mlp.c_fc.w'), w('mlp.c_fc.b'))), w('mlp.c_proj.w'), w('mlp.c_proj.b'));
     return tf.add(h, m);
   }
 
-  /** Causal multi-head self-attention of x (B·T, C) → (B·T, C). */
-  private attention(x: tf.Tensor2D, i: number, B: number, T: number, cache?: KVCache): tf.Tensor2D {
+  /** Causal multi-head self-attention of x (B·T, C) → (B·T, C), or → (N, C) at rows `at`. */
+  private attention(x: tf.Tensor2D, i: number, B: number, T: number, cache?: KVCache, at?: tf.Tensor1D): tf.Tensor2D {
     const { nHead: H, nEmbd: C } = this.config;
     const hs = C / H;
     const w = (name: string) => this.p(`h.${i}.attn.${name}`);
+    const project = (y: tf.Tensor) => linear(at ? tf.gather(y, at) : y, w('c_proj.w'), w('c_proj.b'));
     const qkv = linear(x, w('c_attn.w'), w('c_attn.b')); // (B·T, 3C)
-    if (!cache && tf.getBackend() === 'wasm' && hs % 4 === 0) {
-      const y = wasmAttention(tf.reshape(qkv, [B, T, 3, H, hs]));
-      return linear(tf.reshape(y, [B * T, C]), w('c_proj.w'), w('c_proj.b'));
-    }
+    if (!cache && tf.getBackend() === 'wasm' && hs % 4 === 0) return project(tf.reshape(wasmAttention(tf.reshape(qkv, [B, T, 3, H, hs])), [B * T, C]));
     const [q, k, v] = tf.split(qkv, 3, 1); // 3 × (B·T, C)
     const qh = splitHeads(tf.mul(q, 1 / Math.sqrt(hs)), B, T, H); // (B·H, T, hs), pre-scaled
     let kh = splitHeads(k, B, T, H);
@@ -471,8 +474,7 @@ abstract class Transformer {
     let scores = matMulTransposeB(qh, kh); // (B·H, T, Tk)
     if (T > 1) scores = tf.add(scores, causalBias(T, tk)); // one new position may see every key
     const y = matMul(tf.softmax(scores), vh); // (B·H, T, hs) = (B, H, T, hs)
-    const merged = T === 1 ? tf.reshape(y, [B, C]) : tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hs]), [0, 2, 1, 3]), [B * T, C]);
-    return linear(merged, w('c_proj.w'), w('c_proj.b'));
+    return project(T === 1 ? tf.reshape(y, [B, C]) : tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hs]), [0, 2, 1, 3]), [B * T, C]));
   }
 
   /** The kind's scalar head on hidden states (B·T, C) → (B, T). */
@@ -523,7 +525,7 @@ export class GPT extends Transformer {
    */
   forwardAt(ids: tf.Tensor2D, at: tf.Tensor1D): { logits: tf.Tensor2D; values: tf.Tensor1D } {
     return tf.tidy(() => {
-      const h = tf.gather(this.hidden(ids), at); // (N, C)
+      const h = this.hidden(ids, undefined, at); // (N, C)
       return { logits: this.lmHead(h), values: tf.reshape(this.head(h, 1, at.size), [at.size]) as tf.Tensor1D };
     });
   }
@@ -589,16 +591,11 @@ export class RewardModel extends Transformer {
   score(ids: tf.Tensor2D, lengths: number[]): tf.Tensor1D {
     const [B, T] = ids.shape;
     if (lengths.length !== B) throw new Error(`score: ${lengths.length} lengths for ${B} rows`);
-    const last = new Float32Array(B * T);
-    lengths.forEach((n, b) => {
+    const last = lengths.map((n, b) => {
       if (!Number.isInteger(n) || n < 1 || n > T) throw new Error(`score: length ${n} of row ${b} must be an integer in 1..${T}`);
-      last[b * T + n - 1] = 1;
+      return b * T + n - 1; // each row's last real position among the B·T
     });
-    return tf.tidy(() => {
-      const perPosition = this.head(this.hidden(ids), B, T); // (B, T)
-      // A one-hot mask and a sum select the last real position (gatherND has no gradient).
-      return tf.sum(tf.mul(perPosition, tf.tensor2d(last, [B, T])), 1) as tf.Tensor1D;
-    });
+    return tf.tidy(() => tf.reshape(this.head(this.hidden(ids, undefined, tf.tensor1d(last, 'int32')), 1, B), [B]) as tf.Tensor1D);
   }
 
   clone(): RewardModel {
