@@ -10,7 +10,8 @@
 // the plain 2D, untransposed one (~25 GFLOP/s); transposed or batched matMuls fall back to a
 // naive loop (~0.4-2 GFLOP/s). So `matMul` below transposes explicitly, also in the backward
 // pass. Attention over whole sequences, LayerNorm and GELU run as the project's own wasm SIMD
-// kernels (kernels/train.c, registered in backend.ts), each one kernel each way; on other
+// kernels (kernels/train.c, registered in backend.ts), each one kernel each way, and so do the
+// bias gradients' column sums; on other
 // backends, and for the TF.js KV cache, the composed ops below (attention's batched products
 // as a stack of 2D ones). Generation on wasm bypasses this file's ops entirely (decoder.ts).
 import * as tf from '@tensorflow/tfjs-core';
