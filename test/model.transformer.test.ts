@@ -23,6 +23,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** The scalar `loss()` and its gradient for each of `vars`, as plain numbers. */
+function lossAndGrads(vars: tf.Variable[], loss: () => tf.Scalar): { loss: number; grads: number[][] } {
+  const { value, grads } = tf.variableGrads(loss, vars);
+  const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())) };
+  tf.dispose([value, ...Object.values(grads)]);
+  return out;
+}
+
 let model: GPT;
 beforeAll(async () => {
   await initBackend('wasm');
@@ -166,13 +174,13 @@ describe('nextTokenLogProbs', () => {
     const vars = model.trainableVariables();
     const run = (f: () => { logprobs: tf.Tensor2D; values: tf.Tensor2D }) => {
       let parts: tf.Tensor[] = [];
-      const { grads, value } = tf.variableGrads(() => {
+      const result = lossAndGrads(vars, () => {
         const { logprobs, values } = f();
         parts = [tf.keep(logprobs), tf.keep(values)];
         return tf.sum(tf.mul(tf.add(logprobs, tf.square(values)), weights)) as tf.Scalar;
-      }, vars);
-      const out = { loss: value.dataSync()[0]!, logprobs: parts[0]!.dataSync(), values: parts[1]!.dataSync(), grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())) };
-      tf.dispose([value, ...parts, ...Object.values(grads)]);
+      });
+      const out = { ...result, logprobs: parts[0]!.dataSync(), values: parts[1]!.dataSync() };
+      tf.dispose(parts);
       return out;
     };
     const full = run(() => {
@@ -233,15 +241,9 @@ describe('RewardModel.score', () => {
     const lengths = [30, 17, 4];
     const pick = new Float32Array(3 * 30);
     lengths.forEach((n, b) => (pick[b * 30 + n - 1] = 1 + b));
-    const run = (m: GPT | RewardModel, f: () => tf.Tensor) => {
-      const { value, grads } = tf.variableGrads(f as () => tf.Scalar, m.trainableVariables());
-      const out = { loss: value.dataSync()[0]!, grads: m.trainableVariables().map((v) => Array.from(grads[v.name]!.dataSync())) };
-      tf.dispose([value, ...Object.values(grads)]);
-      return out;
-    };
     const weights = tf.tensor1d([1, 2, 3]);
-    const got = run(rm, () => tf.sum(tf.mul(rm.score(ids(rows), lengths), weights)));
-    const want = run(asPolicy, () => tf.sum(tf.mul(asPolicy.forward(ids(rows)).values, tf.tensor2d(pick, [3, 30]))));
+    const got = lossAndGrads(rm.trainableVariables(), () => tf.sum(tf.mul(rm.score(ids(rows), lengths), weights)));
+    const want = lossAndGrads(asPolicy.trainableVariables(), () => tf.sum(tf.mul(asPolicy.forward(ids(rows)).values, tf.tensor2d(pick, [3, 30]))));
     expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-5);
     got.grads.forEach((g, i) => expect(maxAbsDiff(g, want.grads[i]!), `parameter ${i}`).toBeLessThan(1e-5));
     tf.dispose([weights]);

@@ -9,7 +9,7 @@ import { Adam } from './adam.ts';
 import type { LearnerConfig } from './config.ts';
 import { lossStep, type ModelPool } from './parallel.ts';
 import { bradleyTerryLoss, shuffled, type RewardPair } from './reward.ts';
-import { encodeReply, nextTokenLogProbs, padBatch, replyLogProbSums, replyMask, sequenceLogProbsOn, type Sequence } from './sequences.ts';
+import { encodeReply, replyLogProbSums, sequenceLogProbsOn, type Sequence } from './sequences.ts';
 
 export interface DpoResult {
   /** Mean DPO loss over the last epoch. */
@@ -42,11 +42,8 @@ export interface DpoBatch {
  * aux = [share of positive margins, mean margin].
  */
 export function dpoLoss(policy: GPT, p: DpoBatch): { loss: tf.Scalar; aux: tf.Scalar[] } {
-  const seqs = [...p.chosen, ...p.rejected];
-  const ids = padBatch(seqs.map((q) => q.ids), p.padId);
-  const mask = replyMask(seqs, ids.shape[1]);
   const n = p.chosen.length;
-  const sums = replyLogProbSums(nextTokenLogProbs(policy, ids, mask).logprobs, tf.tensor2d(mask, [seqs.length, ids.shape[1] - 1])); // (2B): chosen then rejected
+  const sums = replyLogProbSums(policy, [...p.chosen, ...p.rejected], p.padId); // (2B): chosen then rejected
   const h = tf.sub(tf.sub(tf.slice(sums, 0, n), tf.slice(sums, n, n)), tf.tensor1d(p.refMargins));
   const margins = tf.mul<tf.Tensor1D>(h, p.beta);
   return { loss: bradleyTerryLoss(margins), aux: [tf.mean(tf.cast(tf.greater(margins, 0), 'float32')), tf.mean(margins)] };

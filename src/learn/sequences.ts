@@ -81,9 +81,11 @@ export function replyMask(seqs: Sequence[], width: number): Float32Array {
   return mask;
 }
 
-/** Sum of the reply tokens' log-probabilities per sequence, (B). */
-export function replyLogProbSums(logprobs: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
-  return tf.sum(tf.mul(logprobs, mask), 1);
+/** Sum of each sequence's reply-token log-probabilities under `model`, (B). Differentiable. */
+export function replyLogProbSums(model: GPT, seqs: Sequence[], padId: number, temperature = 1): tf.Tensor1D {
+  const ids = padBatch(seqs.map((s) => s.ids), padId);
+  // nextTokenLogProbs leaves 0 outside the mask, so a row's sum is its reply's.
+  return tf.sum(nextTokenLogProbs(model, ids, replyMask(seqs, ids.shape[1]), { temperature }).logprobs, 1);
 }
 
 /** Runs `fn` over consecutive chunks of at most `size` items and concatenates the results. */
@@ -96,11 +98,7 @@ export async function inChunks<T, R>(items: T[], size: number, fn: (chunk: T[], 
 /** Sum of reply-token log-probabilities of each sequence under `model`, without gradients, batched. */
 export async function sequenceLogProbs(model: GPT, seqs: Sequence[], padId: number, batchSize: number, temperature = 1): Promise<number[]> {
   return inChunks(seqs, batchSize, async (chunk) => {
-    const sums = tf.tidy(() => {
-      const ids = padBatch(chunk.map((s) => s.ids), padId);
-      const mask = replyMask(chunk, ids.shape[1]);
-      return replyLogProbSums(nextTokenLogProbs(model, ids, mask, { temperature }).logprobs, tf.tensor2d(mask, [chunk.length, ids.shape[1] - 1]));
-    });
+    const sums = tf.tidy(() => replyLogProbSums(model, chunk, padId, temperature));
     const out = Array.from(await sums.data());
     sums.dispose();
     return out;

@@ -68,9 +68,8 @@ export function batchLoss(model: GPT, batch: Example[], padId: number): tf.Scala
     // Position t predicts ids[t + 1], so the mask is isTarget shifted left by one: (B, T-1).
     const mask = new Float32Array(B * (T - 1));
     batch.forEach((e, b) => e.isTarget.forEach((target, i) => i > 0 && target && (mask[b * (T - 1) + i - 1] = 1)));
-    const { logprobs } = nextTokenLogProbs(model, ids, mask); // (B, T-1)
-    const weights = tf.tensor2d(mask, [B, T - 1]);
-    return tf.neg(tf.div(tf.sum(tf.mul(logprobs, weights)), tf.sum(weights))) as tf.Scalar;
+    const { logprobs } = nextTokenLogProbs(model, ids, mask); // (B, T-1), 0 outside the mask
+    return tf.neg(tf.div(tf.sum(logprobs), mask.reduce((n, m) => n + m, 0))) as tf.Scalar;
   });
 }
 

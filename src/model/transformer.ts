@@ -9,11 +9,11 @@
 // Speed on TF.js wasm (the default backend) shaped this file. Its fast matMul (XNNPACK) is
 // the plain 2D, untransposed one (~25 GFLOP/s); transposed or batched matMuls fall back to a
 // naive loop (~0.4-2 GFLOP/s). So `matMul` below transposes explicitly, also in the backward
-// pass. Attention over whole sequences, LayerNorm and GELU run as the project's own wasm SIMD
-// kernels (kernels/train.c, registered in backend.ts), each one kernel each way, and so do the
-// bias gradients' column sums; on other
-// backends, and for the TF.js KV cache, the composed ops below (attention's batched products
-// as a stack of 2D ones). Generation on wasm bypasses this file's ops entirely (decoder.ts).
+// pass. Attention over whole sequences, LayerNorm, GELU and the bias gradients' column sums run
+// as the project's own wasm SIMD kernels (kernels/train.c, registered in backend.ts), one kernel
+// each way; on other backends, and for the TF.js KV cache, the composed ops below (attention's
+// batched products as a stack of 2D ones). Generation on wasm bypasses this file's ops entirely
+// (decoder.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, COLUMN_SUM_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './backend.ts';
 import { mulberry32, normalArray } from './prng.ts';

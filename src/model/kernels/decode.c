@@ -103,8 +103,7 @@ static inline float *cache_at(float *cache, int l, int kv, int b, int h, int p, 
  * policy's parameters in the model's own order (transformer.ts's paramSpecs): wte, wpe, then per
  * layer ln_1.g, ln_1.b, c_attn.w, c_attn.b, attn.c_proj.w, attn.c_proj.b, ln_2.g, ln_2.b,
  * c_fc.w, c_fc.b, mlp.c_proj.w, mlp.c_proj.b, then ln_f.g, ln_f.b (the value head after them is
- * not read). scratch holds
- * B·T·10·C + ctx floats. C and C/H must be multiples of 4.
+ * not read). scratch holds B·T·10·C + ctx floats. C and C/H must be multiples of 4.
  */
 EXPORT("decode")
 void decode(const int32_t *params, int nLayer, int H, int C, int V, int ctx, float *cache, int cacheRows, int B, int T, int pos,

@@ -42,10 +42,9 @@ static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(splat(x)
 #define GELU_C1 1.5957691216057308f
 #define GELU_C3 0.07135481627159927f
 
-static inline f4 gelu4(f4 x) {
-  f4 u = mul(x, add(splat(GELU_C1), mul(splat(GELU_C3), mul(x, x))));
-  return wasm_f32x4_div(x, add(splat(1.f), exp4(wasm_f32x4_neg(u))));
-}
+static inline f4 gelu_u4(f4 x) { return mul(x, add(splat(GELU_C1), mul(splat(GELU_C3), mul(x, x)))); }
+
+static inline f4 gelu4(f4 x) { return wasm_f32x4_div(x, add(splat(1.f), exp4(wasm_f32x4_neg(gelu_u4(x))))); }
 
 // a·b over n floats (n a multiple of 4).
 static inline float dot(const float *a, const float *b, int n) {

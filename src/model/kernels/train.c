@@ -115,11 +115,8 @@ void attention_backward(const float *dy, const float *qkv, const float *probs, i
     }
 }
 
-// gelu_new(x) = x·σ(u) with u = c1·x + c3·x³; s = σ(u) is what the gradient needs.
-static inline f4 gelu_sigmoid4(f4 x) {
-  f4 u = mul(x, add(splat(GELU_C1), mul(splat(GELU_C3), mul(x, x))));
-  return wasm_f32x4_div(splat(1.f), add(splat(1.f), exp4(wasm_f32x4_neg(u))));
-}
+// s = σ(u) of gelu_new(x) = x·σ(u): what the gradient needs.
+static inline f4 gelu_sigmoid4(f4 x) { return wasm_f32x4_div(splat(1.f), add(splat(1.f), exp4(wasm_f32x4_neg(gelu_u4(x))))); }
 
 /**
  * y = gelu_new(x) over n floats; with `s` (not 0), also σ(u) per float for the backward pass,
